@@ -1,0 +1,40 @@
+"""graphscope: read a neural network from any framework into one IR; draw, inspect, run and
+convert it."""
+from __future__ import annotations
+
+from .errors import GraphscopeError, ParseError, GraphError, ShapeError, UnsupportedError
+from .ir import Graph, Node, TensorType, Value
+
+__version__ = "0.1.0"
+
+
+def load(source, **options) -> Graph:
+    """Load a model file (.onnx, .prototxt, .pt2, .keras, ...) or a live model object.
+
+    Options: ``format`` forces an adapter, ``input_shapes={"x": (1, 3, 224, 224)}`` overrides
+    input shapes; other options go to the adapter (e.g. ``weights=`` for Caffe).
+    """
+    from .adapters import load as _load
+    return _load(source, **options)
+
+
+def render(source, path_or_format, **options):
+    """Load (if needed) and render: ``render("m.onnx", "m.svg")`` writes m.svg."""
+    graph = source if isinstance(source, Graph) else load(source, **_load_options(options))
+    return graph.render(path_or_format, **options)
+
+
+def info(source, **options) -> dict:
+    """The `graphscope info --json` document for a model, as a dict."""
+    from .summary import info_dict
+    graph = source if isinstance(source, Graph) else load(source, **options)
+    return info_dict(graph)
+
+
+def _load_options(options: dict) -> dict:
+    keys = ("format", "input_shapes", "weights", "phase", "trust")
+    return {k: options.pop(k) for k in keys if k in options}
+
+
+__all__ = ["load", "render", "info", "Graph", "Node", "TensorType", "Value", "GraphscopeError",
+           "ParseError", "GraphError", "ShapeError", "UnsupportedError", "__version__"]

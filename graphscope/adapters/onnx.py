@@ -1,0 +1,145 @@
+"""ONNX: .onnx files (external data included, left unread) and onnx.ModelProto objects."""
+from __future__ import annotations
+
+from pathlib import Path
+from ..errors import ParseError, require
+from ..ir import Graph, TensorType, WeightData
+from ..ir.shapes import ONNX_DTYPES
+
+FORMAT = "onnx"
+DESCRIPTION = "ONNX model (.onnx, external data supported)"
+SUFFIXES = (".onnx",)
+EXTRA = None  # onnx is a core dependency
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def match(source) -> bool:
+    if isinstance(source, Path):
+        return source.suffix.lower() == ".onnx"
+    return type(source).__name__ == "ModelProto" and hasattr(source, "graph")
+
+
+def load(source, **options) -> Graph:
+    onnx = require("onnx", "onnx", "reading ONNX")
+    if isinstance(source, Path):
+        try:
+            model = onnx.load(str(source), load_external_data=False)
+        except Exception as exc:  # protobuf's DecodeError and friends
+            raise ParseError(f"not a valid ONNX model ({exc.__class__.__name__}: "
+                             f"{str(exc) or 'cannot decode protobuf'})", file=str(source)) from None
+        base_dir = str(source.parent)
+        where = str(source)
+    else:
+        model, base_dir, where = source, None, None
+    if not model.HasField("graph") or model.ir_version <= 0:
+        raise ParseError("not a valid ONNX model (no graph or no ir_version; truncated or not "
+                         "an ONNX file?)", file=where)
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    reader = _Reader(onnx, base_dir, where)
+    graph = reader.graph(model.graph, None)
+    graph.metadata.update({
+        "format": FORMAT, "opset": opsets.get("ai.onnx"), "opsets": opsets,
+        "ir_version": model.ir_version, "producer": " ".join(
+            p for p in (model.producer_name, model.producer_version) if p)})
+    if model.doc_string:
+        graph.metadata["doc"] = model.doc_string
+    return graph
+
+
+def tensor_type(type_proto) -> TensorType:
+    if not type_proto.HasField("tensor_type"):
+        return TensorType()
+    tt = type_proto.tensor_type
+    shape = None
+    if tt.HasField("shape"):
+        shape = tuple(d.dim_value if d.HasField("dim_value") else
+                      (d.dim_param if d.HasField("dim_param") and d.dim_param else None)
+                      for d in tt.shape.dim)
+    return TensorType(ONNX_DTYPES.get(tt.elem_type), shape)
+
+
+class _Reader:
+    def __init__(self, onnx, base_dir: str | None, where: str | None):
+        self.onnx = onnx
+        self.base_dir = base_dir
+        self.where = where
+        from onnx import numpy_helper
+        self.to_array = numpy_helper.to_array
+
+    def weight(self, tensor) -> WeightData:
+        def load_array(t=tensor):
+            if self.base_dir is None:
+                return self.to_array(t)
+            return self.to_array(t, self.base_dir)
+        return WeightData(tuple(tensor.dims), ONNX_DTYPES.get(tensor.data_type, "float32"),
+                          loader=load_array)
+
+    def graph(self, gp, parent: Graph | None) -> Graph:
+        g = Graph(gp.name or "graph", parent=parent)
+        for t in gp.initializer:
+            g.add_weight(t.name, self.weight(t))
+        init_names = {t.name for t in gp.initializer}
+        for vi in gp.input:
+            if vi.name not in init_names:  # IR < 4 lists initializers as inputs too
+                g.add_input(vi.name, tensor_type(vi.type))
+        for vi in gp.value_info:
+            g.value(vi.name).type = tensor_type(vi.type)
+        names: set[str] = set()
+        for i, np_ in enumerate(gp.node):
+            self.node(g, np_, i, names)
+        for vi in gp.output:
+            v = g.add_output(vi.name)
+            t = tensor_type(vi.type)
+            if t.shape is not None or t.dtype is not None:
+                v.type = t
+        return g
+
+    def node(self, g: Graph, np_, index: int, names: set[str]) -> None:
+        op = np_.op_type if np_.domain in DEFAULT_DOMAINS else f"{np_.domain}.{np_.op_type}"
+        name = np_.name or f"{np_.op_type}_{index}"
+        if name in names:
+            name = f"{name}_{index}"
+        names.add(name)
+        attrs, subgraphs = {}, {}
+        for a in np_.attribute:
+            if a.type == self.onnx.AttributeProto.GRAPH:
+                subgraphs[a.name] = a.g
+            elif a.type == self.onnx.AttributeProto.GRAPHS:
+                for k, sub in enumerate(a.graphs):
+                    subgraphs[f"{a.name}[{k}]"] = sub
+            else:
+                attrs[a.name] = self.attr_value(a)
+        if op == "Constant" and not subgraphs and len(np_.output) == 1 and "value" in attrs:
+            self.constant(g, np_.output[0], attrs["value"])
+            return
+        node = g.add_node(op, list(np_.input), list(np_.output), attrs, name=name,
+                          namespace=namespace_of(np_.name), source_op=np_.op_type)
+        for key, sub in subgraphs.items():
+            node.subgraphs[key] = self.graph(sub, g)
+        if np_.doc_string:
+            node.meta["doc"] = np_.doc_string
+
+    def constant(self, g: Graph, name: str, array) -> None:
+        """Constant nodes become weights (not parameters): one fewer box per constant."""
+        v = g.add_weight(name, WeightData.from_array(array))
+        v.meta["constant"] = True
+
+    def attr_value(self, a):
+        from onnx import helper
+        value = helper.get_attribute_value(a)
+        if a.type == self.onnx.AttributeProto.TENSOR:
+            return self.to_array(value)
+        if a.type == self.onnx.AttributeProto.TENSORS:
+            return [self.to_array(t) for t in value]
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        if isinstance(value, list):
+            return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+        return value
+
+
+def namespace_of(node_name: str) -> str:
+    """'/layer1/layer1.0/conv1/Conv' -> 'layer1/layer1.0/conv1' (torch and tf2onnx style)."""
+    if "/" not in node_name:
+        return ""
+    return node_name.strip("/").rsplit("/", 1)[0] if node_name.strip("/").count("/") else ""

@@ -1,0 +1,164 @@
+"""Grouping: turn a Graph into boxes, edges and a namespace tree, collapsing deep namespaces.
+
+Every renderer draws the same View, so collapsing (``depth``) is written once. With depth N,
+a node whose namespace has more than N parts is folded into one box for the namespace made of
+its first N+1 parts; depth None keeps every node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .graph import Graph, Node, Value
+
+
+@dataclass
+class Box:
+    id: str                        # stable across runs: n:<node>, g:<namespace>, in:/out:<value>
+    kind: str                      # node | group | input | output
+    cluster: str                   # namespace of the cluster that holds it ('' = top level)
+    node: Node | None = None
+    value: Value | None = None
+    namespace: str = ""            # for groups: the collapsed namespace
+    members: list[Node] = field(default_factory=list)
+
+    def params(self) -> int:
+        return sum(n.meta.get("params") or 0 for n in self.members)
+
+    def macs(self) -> int:
+        return sum(n.meta.get("macs") or 0 for n in self.members)
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    value: Value
+
+
+@dataclass
+class Cluster:
+    namespace: str
+    boxes: list[Box] = field(default_factory=list)
+    children: list["Cluster"] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.namespace.rsplit("/", 1)[-1]
+
+
+@dataclass
+class View:
+    boxes: list[Box]
+    edges: list[Edge]
+    root: Cluster
+    by_id: dict[str, Box]
+
+
+def collapsed_namespace(namespace: str, depth: int | None) -> str | None:
+    """The namespace a node at ``namespace`` is folded into, or None if it stays a node."""
+    if depth is None or not namespace:
+        return None
+    parts = namespace.split("/")
+    return "/".join(parts[:depth + 1]) if len(parts) > depth else None
+
+
+def parent_namespace(namespace: str) -> str:
+    return namespace.rsplit("/", 1)[0] if "/" in namespace else ""
+
+
+def build_view(graph: Graph, depth: int | None = None) -> View:
+    boxes: list[Box] = []
+    by_id: dict[str, Box] = {}
+    box_of_node: dict[int, Box] = {}
+
+    def add(box: Box) -> Box:
+        boxes.append(box)
+        by_id[box.id] = box
+        return box
+
+    for v in graph.inputs:
+        add(Box(f"in:{v.name}", "input", "", value=v))
+    for n in graph.nodes:
+        group = collapsed_namespace(n.namespace, depth)
+        if group is None:
+            box_of_node[id(n)] = add(Box(f"n:{n.name}", "node", n.namespace, node=n, members=[n]))
+            continue
+        box = by_id.get(f"g:{group}")
+        if box is None:
+            box = add(Box(f"g:{group}", "group", parent_namespace(group), namespace=group))
+        box.members.append(n)
+        box_of_node[id(n)] = box
+    for v in graph.outputs:
+        add(Box(f"out:{v.name}", "output", "", value=v))
+
+    edges: list[Edge] = []
+    seen: set[tuple[str, str, str]] = set()
+
+    def connect(src: Box, dst: Box, v: Value) -> None:
+        key = (src.id, dst.id, v.name)
+        if src is not dst and key not in seen:
+            seen.add(key)
+            edges.append(Edge(src.id, dst.id, v))
+
+    inputs = {v.name: by_id[f"in:{v.name}"] for v in graph.inputs}
+    for n in graph.nodes:
+        dst = box_of_node[id(n)]
+        for v in n.inputs:
+            if v is None:
+                continue
+            if v.producer is not None and id(v.producer) in box_of_node:
+                connect(box_of_node[id(v.producer)], dst, v)
+            elif v.name in inputs:
+                connect(inputs[v.name], dst, v)
+    for v in graph.outputs:
+        dst = by_id[f"out:{v.name}"]
+        if v.producer is not None and id(v.producer) in box_of_node:
+            connect(box_of_node[id(v.producer)], dst, v)
+        elif v.name in inputs:
+            connect(inputs[v.name], dst, v)
+    return View(boxes, edges, _cluster_tree(boxes), by_id)
+
+
+def _cluster_tree(boxes: list[Box]) -> Cluster:
+    """Nest boxes by namespace. A namespace holding a single box and no sub-namespace is not
+    worth a frame of its own: its box moves up to the enclosing cluster."""
+    clusters: dict[str, Cluster] = {"": Cluster("")}
+
+    def get(ns: str) -> Cluster:
+        c = clusters.get(ns)
+        if c is None:
+            c = clusters[ns] = Cluster(ns)
+            get(parent_namespace(ns)).children.append(c)
+        return c
+
+    for box in boxes:
+        get(box.cluster).boxes.append(box)
+    _flatten_trivial(clusters[""])
+    return clusters[""]
+
+
+def _flatten_trivial(c: Cluster) -> None:
+    kept = []
+    for child in c.children:
+        _flatten_trivial(child)
+        if not child.children and len(child.boxes) <= 1:
+            c.boxes.extend(child.boxes)
+        elif not child.boxes and len(child.children) == 1:
+            kept.append(child.children[0])  # a frame around a single frame adds nothing
+        else:
+            kept.append(child)
+    c.children = kept
+
+
+def boundaries(view: View) -> dict[str, tuple[list[Value], list[Value]]]:
+    """For each box id, the values entering and leaving it (deduplicated, in edge order)."""
+    ins: dict[str, list[Value]] = {}
+    outs: dict[str, list[Value]] = {}
+    for e in view.edges:
+        lst = ins.setdefault(e.dst, [])
+        if e.value not in lst:
+            lst.append(e.value)
+        lst = outs.setdefault(e.src, [])
+        if e.value not in lst:
+            lst.append(e.value)
+    return {b.id: (ins.get(b.id, []), outs.get(b.id, [])) for b in view.boxes}

@@ -1,0 +1,774 @@
+"""Shape inference: one rule per canonical op, written once for every format.
+
+A rule takes the node and its input types and returns the output types. Small integer
+tensors (shape vectors, axes) are tracked as constants in ``Value.meta['const']`` so that
+Reshape(x, Concat(Shape(x)[0], -1)) gets a shape, symbolic batch included.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import GraphscopeError, ShapeError
+from . import dims as D
+from .graph import Dim, Graph, Node, TensorType, Value
+from .ops import attr
+
+Rule = Callable[[Node, list], list]
+RULES: dict[str, Rule] = {}
+CONST_RULES: dict[str, Callable[[Node, list], list | None]] = {}
+MAX_CONST = 1024  # elements; larger int tensors are not tracked as constants
+
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
+               7: "int64", 8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32",
+               13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16"}
+
+
+def rule(*ops: str):
+    def deco(fn):
+        for op in ops:
+            RULES[op] = fn
+        return fn
+    return deco
+
+
+def const_rule(*ops: str):
+    def deco(fn):
+        for op in ops:
+            CONST_RULES[op] = fn
+        return fn
+    return deco
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def const(v: Value | None) -> list | None:
+    """The known integer contents of a small tensor (flattened), or None."""
+    if v is None:
+        return None
+    if "const" in v.meta:
+        return v.meta["const"]
+    if v.data is not None and v.data.size <= MAX_CONST and v.data.dtype.startswith(("int", "uint")):
+        try:
+            v.meta["const"] = [int(x) for x in v.data.array.reshape(-1)]
+        except GraphscopeError:
+            return None
+        return v.meta["const"]
+    return None
+
+
+def const_float(v: Value | None) -> list | None:
+    if v is None or v.data is None or v.data.size > MAX_CONST:
+        return None
+    try:
+        return [float(x) for x in v.data.array.reshape(-1)]
+    except (GraphscopeError, TypeError, ValueError):
+        return None
+
+
+def ints_from(node: Node, name: str, index: int) -> list | None:
+    """An attribute that later opsets moved to an input (axes, split, pads, shape...)."""
+    a = node.attrs.get(name)
+    if a is not None:
+        return list(a)
+    if index < len(node.inputs):
+        return const(node.inputs[index])
+    return None
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise ShapeError(f"axis {axis} is out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def same(t: TensorType | None, shape=None, dtype=None) -> TensorType:
+    t = t or TensorType()
+    return TensorType(dtype or t.dtype, tuple(shape) if shape is not None else t.shape)
+
+
+def spatial_out(size: Dim, k: int, stride: int, dil: int, pad_b: int, pad_e: int,
+                auto_pad: str, ceil: bool = False) -> Dim:
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return D.ceildiv(size, stride)
+    if auto_pad == "VALID":
+        pad_b = pad_e = 0
+    span = D.sub(D.add(size, pad_b + pad_e), dil * (k - 1) + 1)
+    if not ceil:
+        return D.add(D.floordiv(span, stride), 1)
+    out = D.add(D.ceildiv(span, stride), 1)
+    # A last window that would start in the end padding is dropped (ONNX, Caffe, PyTorch).
+    if isinstance(out, int) and isinstance(size, int) and (out - 1) * stride >= size + pad_b:
+        out -= 1
+    return out
+
+
+def window(node: Node, x: TensorType, kernel: list[int]):
+    n = len(kernel)
+    strides = attr(node, "strides") or [1] * n
+    dil = attr(node, "dilations") or [1] * n
+    pads = attr(node, "pads") or [0] * (2 * n)
+    return strides, dil, pads, attr(node, "auto_pad") or "NOTSET"
+
+
+# -- layers -----------------------------------------------------------------------------------
+@rule("Conv")
+def _conv(node, ins):
+    x, w = ins[0], ins[1] if len(ins) > 1 else None
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    kernel = attr(node, "kernel_shape")
+    if kernel is None and w is not None and w.shape is not None:
+        kernel = list(w.shape[2:])
+    if kernel is None or any(not isinstance(k, int) for k in kernel):
+        return [TensorType(x.dtype)]
+    cout = w.shape[0] if w is not None and w.shape is not None else None
+    strides, dil, pads, auto = window(node, x, kernel)
+    n = len(kernel)
+    if len(x.shape) != n + 2:
+        raise ShapeError(f"input rank {len(x.shape)} does not fit a {n}-d kernel")
+    group = attr(node, "group") or 1
+    cin = x.shape[1]
+    if w is not None and w.shape is not None and isinstance(cin, int) and isinstance(w.shape[1], int):
+        if cin != w.shape[1] * group:
+            raise ShapeError(f"input has {cin} channels but weight expects "
+                             f"{w.shape[1]}x{group} (group={group})")
+    sp = [spatial_out(x.shape[2 + i], kernel[i], strides[i], dil[i], pads[i], pads[i + n], auto)
+          for i in range(n)]
+    return [TensorType(x.dtype, (x.shape[0], cout, *sp))]
+
+
+@rule("ConvTranspose")
+def _conv_transpose(node, ins):
+    x, w = ins[0], ins[1] if len(ins) > 1 else None
+    if x is None or x.shape is None or w is None or w.shape is None:
+        return [TensorType(x and x.dtype)]
+    kernel = attr(node, "kernel_shape") or list(w.shape[2:])
+    n = len(kernel)
+    strides, dil, pads, auto = window(node, x, kernel)
+    group = attr(node, "group") or 1
+    cout = D.mul(w.shape[1], group)
+    explicit = attr(node, "output_shape")
+    if explicit:
+        return [TensorType(x.dtype, (x.shape[0], cout, *explicit[-n:]))]
+    out_pad = attr(node, "output_padding") or [0] * n
+    sp = []
+    for i in range(n):
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            sp.append(D.mul(x.shape[2 + i], strides[i]))
+            continue
+        p = 0 if auto == "VALID" else pads[i] + pads[i + n]
+        size = D.mul(D.sub(x.shape[2 + i], 1), strides[i])
+        sp.append(D.sub(D.add(size, out_pad[i] + (kernel[i] - 1) * dil[i] + 1), p))
+    return [TensorType(x.dtype, (x.shape[0], cout, *sp))]
+
+
+@rule("Gemm")
+def _gemm(node, ins):
+    a, b = ins[0], ins[1]
+    if a is None or b is None or a.shape is None or b.shape is None:
+        return [TensorType(a and a.dtype)]
+    m = a.shape[1] if attr(node, "transA") else a.shape[0]
+    ka = a.shape[0] if attr(node, "transA") else a.shape[1]
+    n = b.shape[0] if attr(node, "transB") else b.shape[1]
+    kb = b.shape[1] if attr(node, "transB") else b.shape[0]
+    if isinstance(ka, int) and isinstance(kb, int) and ka != kb:
+        raise ShapeError(f"Gemm inner dims differ: A gives {ka}, B gives {kb}")
+    return [TensorType(a.dtype, (m, n))]
+
+
+@rule("MatMul")
+def _matmul(node, ins):
+    a, b = ins[0], ins[1]
+    if a is None or b is None or a.shape is None or b.shape is None:
+        return [TensorType(a and a.dtype)]
+    sa, sb = list(a.shape), list(b.shape)
+    squeeze_a, squeeze_b = len(sa) == 1, len(sb) == 1
+    if squeeze_a:
+        sa = [1] + sa
+    if squeeze_b:
+        sb = sb + [1]
+    if isinstance(sa[-1], int) and isinstance(sb[-2], int) and sa[-1] != sb[-2]:
+        raise ShapeError(f"MatMul inner dims differ: {a.shape_str()} @ {b.shape_str()}")
+    batch = D.broadcast(tuple(sa[:-2]), tuple(sb[:-2]))
+    out = list(batch) + [sa[-2], sb[-1]]
+    if squeeze_a:
+        out.pop(-2)
+    if squeeze_b:
+        out.pop(-1)
+    return [TensorType(a.dtype, tuple(out))]
+
+
+@rule("MaxPool", "AveragePool", "LpPool")
+def _pool(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)] * len(node.outputs)
+    kernel = attr(node, "kernel_shape")
+    strides, dil, pads, auto = window(node, x, kernel)
+    n = len(kernel)
+    ceil = bool(attr(node, "ceil_mode"))
+    sp = [spatial_out(x.shape[2 + i], kernel[i], strides[i], dil[i], pads[i], pads[i + n], auto,
+                      ceil) for i in range(n)]
+    out = TensorType(x.dtype, (*x.shape[:2], *sp))
+    return [out, TensorType("int64", out.shape)][:len(node.outputs)]
+
+
+@rule("GlobalMaxPool", "GlobalAveragePool")
+def _global_pool(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    return [TensorType(x.dtype, (*x.shape[:2], *[1] * (len(x.shape) - 2)))]
+
+
+@rule("MaxRoiPool", "RoiAlign")
+def _roi_pool(node, ins):
+    x, rois = ins[0], ins[1]
+    hw = attr(node, "pooled_shape") or [attr(node, "output_height"), attr(node, "output_width")]
+    n = rois.shape[0] if rois is not None and rois.shape else None
+    c = x.shape[1] if x is not None and x.shape else None
+    return [TensorType(x and x.dtype, (n, c, *hw))]
+
+
+# -- shape-preserving ops ---------------------------------------------------------------------
+PASSTHROUGH = ("Relu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Erf", "Gelu", "Mish", "Swish",
+               "HardSwish", "Abs", "Exp", "Log", "Sqrt", "Neg", "Reciprocal", "Floor", "Ceil",
+               "Round", "Sign", "Sin", "Cos", "Silu", "LeakyRelu", "Elu", "Selu", "Celu",
+               "HardSigmoid", "ThresholdedRelu", "PRelu", "Clip", "Softmax", "LogSoftmax",
+               "Hardmax", "BatchNormalization", "InstanceNormalization", "LRN",
+               "LpNormalization", "MeanVarianceNormalization", "GroupNormalization",
+               "Identity", "CumSum", "CastLike")
+
+
+@rule(*PASSTHROUGH)
+def _passthrough(node, ins):
+    return [same(ins[0])] + [TensorType(ins[0] and ins[0].dtype)] * (len(node.outputs) - 1)
+
+
+@rule("Dropout")
+def _dropout(node, ins):
+    return [same(ins[0]), TensorType("bool", ins[0] and ins[0].shape)][:len(node.outputs)]
+
+
+@rule("LayerNormalization")
+def _layer_norm(node, ins):
+    x = ins[0]
+    outs = [same(x)]
+    if len(node.outputs) > 1 and x is not None and x.shape is not None:
+        axis = norm_axis(attr(node, "axis"), len(x.shape))
+        stat = TensorType("float32", (*x.shape[:axis], *[1] * (len(x.shape) - axis)))
+        outs += [stat] * (len(node.outputs) - 1)
+    return outs
+
+
+@rule("Cast")
+def _cast(node, ins):
+    return [same(ins[0], dtype=ONNX_DTYPES.get(attr(node, "to"), None))]
+
+
+COMPARISONS = ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor",
+               "Not", "IsNaN", "IsInf")
+
+
+@rule("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod", "BitShift",
+      *COMPARISONS)
+def _broadcast(node, ins):
+    shape = D.broadcast(*[None if t is None else t.shape for t in ins])
+    dtype = "bool" if node.op in COMPARISONS else next((t.dtype for t in ins if t and t.dtype), None)
+    return [TensorType(dtype, shape)]
+
+
+@rule("Where")
+def _where(node, ins):
+    shape = D.broadcast(*[None if t is None else t.shape for t in ins])
+    return [TensorType(ins[1] and ins[1].dtype, shape)]
+
+
+# -- tensor manipulation ----------------------------------------------------------------------
+@rule("Concat")
+def _concat(node, ins):
+    shapes = [t.shape if t is not None else None for t in ins]
+    dtype = next((t.dtype for t in ins if t and t.dtype), None)
+    if any(s is None for s in shapes) or not shapes:
+        return [TensorType(dtype)]
+    rank = len(shapes[0])
+    axis = norm_axis(attr(node, "axis"), rank)
+    out = list(shapes[0])
+    for s in shapes[1:]:
+        if len(s) != rank:
+            raise ShapeError(f"Concat inputs have ranks {rank} and {len(s)}")
+        for i in range(rank):
+            if i == axis:
+                out[i] = D.add(out[i], s[i])
+            elif isinstance(out[i], int) and isinstance(s[i], int) and out[i] != s[i]:
+                raise ShapeError(f"Concat on axis {axis}: inputs differ in dim {i} "
+                                 f"({out[i]} vs {s[i]})")
+    return [TensorType(dtype, tuple(out))]
+
+
+@rule("Split")
+def _split(node, ins):
+    x = ins[0]
+    k = len(node.outputs)
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)] * k
+    axis = norm_axis(attr(node, "axis"), len(x.shape))
+    sizes = ints_from(node, "split", 1)
+    total = x.shape[axis]
+    if sizes is None:
+        if isinstance(total, int):
+            chunk = -(-total // k)
+            sizes = [min(chunk, total - i * chunk) for i in range(k)]
+        else:
+            sizes = [None] * k
+    outs = []
+    for s in sizes:
+        shape = list(x.shape)
+        shape[axis] = s
+        outs.append(TensorType(x.dtype, tuple(shape)))
+    return outs
+
+
+@rule("Reshape")
+def _reshape(node, ins):
+    x = ins[0]
+    target = ints_from(node, "shape", 1)
+    if target is None:
+        n = node.inputs[1].type.shape if len(node.inputs) > 1 and node.inputs[1] else None
+        rank = n[0] if n and isinstance(n[0], int) else None
+        return [TensorType(x and x.dtype, None if rank is None else (None,) * rank)]
+    out = list(target)
+    allowzero = attr(node, "allowzero")
+    if x is not None and x.shape is not None and not allowzero:
+        for i, d in enumerate(out):
+            if d == 0 and i < len(x.shape):
+                out[i] = x.shape[i]
+    if -1 in out:
+        i = out.index(-1)
+        known = D.product([d for j, d in enumerate(out) if j != i])
+        total = D.product(x.shape) if x is not None and x.shape is not None else None
+        out[i] = _divide(total, known)
+    return [TensorType(x and x.dtype, tuple(out))]
+
+
+def _divide(total: Dim, part: Dim) -> Dim:
+    """total / part for the -1 of Reshape; symbols cancel when they appear in both."""
+    if isinstance(total, int) and isinstance(part, int):
+        if part == 0 or total % part:
+            raise ShapeError(f"cannot reshape {total} elements into a multiple of {part}")
+        return total // part
+    if total is None or part is None:
+        return None
+    t, p = _factors(total), _factors(part)
+    if t is None or p is None:
+        return None
+    ti, ts = t
+    pi, ps = p
+    for s in ps:
+        if s not in ts:
+            return None
+        ts.remove(s)
+    if pi == 0 or ti % pi:
+        return None
+    return D.product([ti // pi, *ts])
+
+
+def _factors(d: Dim):
+    """Split a product expression 'k*A*B' into (k, [A, B]); None if not a plain product."""
+    if isinstance(d, int):
+        return d, []
+    parts = str(d).split("*")
+    k, syms = 1, []
+    for p in parts:
+        if p.isdigit():
+            k *= int(p)
+        elif p.isidentifier():
+            syms.append(p)
+        else:
+            return None
+    return k, syms
+
+
+@rule("Flatten")
+def _flatten(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    axis = attr(node, "axis")
+    axis = axis + len(x.shape) if axis < 0 else axis
+    return [TensorType(x.dtype, (D.product(x.shape[:axis]), D.product(x.shape[axis:])))]
+
+
+@rule("Transpose")
+def _transpose(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    perm = attr(node, "perm") or list(range(len(x.shape)))[::-1]
+    return [TensorType(x.dtype, tuple(x.shape[p] for p in perm))]
+
+
+@rule("Squeeze")
+def _squeeze(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    axes = ints_from(node, "axes", 1)
+    if axes is None:
+        if len(node.inputs) > 1 and node.inputs[1] is not None:
+            return [TensorType(x.dtype)]
+        return [TensorType(x.dtype, tuple(d for d in x.shape if d != 1))]
+    drop = {norm_axis(a, len(x.shape)) for a in axes}
+    return [TensorType(x.dtype, tuple(d for i, d in enumerate(x.shape) if i not in drop))]
+
+
+@rule("Unsqueeze")
+def _unsqueeze(node, ins):
+    x = ins[0]
+    axes = ints_from(node, "axes", 1)
+    if x is None or x.shape is None or axes is None:
+        return [TensorType(x and x.dtype)]
+    rank = len(x.shape) + len(axes)
+    add = sorted(norm_axis(a, rank) for a in axes)
+    out, it = [], iter(x.shape)
+    for i in range(rank):
+        out.append(1 if i in add else next(it))
+    return [TensorType(x.dtype, tuple(out))]
+
+
+@rule("Slice")
+def _slice(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    starts, ends = ints_from(node, "starts", 1), ints_from(node, "ends", 2)
+    axes = ints_from(node, "axes", 3)
+    steps = const(node.inputs[4]) if len(node.inputs) > 4 else None
+    if starts is None or ends is None:
+        return [TensorType(x.dtype, (None,) * len(x.shape))]
+    axes = axes or list(range(len(starts)))
+    steps = steps or [1] * len(starts)
+    out = list(x.shape)
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a = norm_axis(a, len(x.shape))
+        out[a] = _slice_len(x.shape[a], s, e, st)
+    return [TensorType(x.dtype, tuple(out))]
+
+
+def _slice_len(size: Dim, start, end, step) -> Dim:
+    if not all(isinstance(v, int) for v in (start, end, step)):
+        return None
+    if not isinstance(size, int):
+        # x[start:] on a symbolic dim; other slices of it are unknown
+        return D.sub(size, start) if step == 1 and 0 <= start and end >= 2 ** 31 - 1 else None
+    return len(range(size)[slice(start, end, step)]) if step else None
+
+
+@rule("Pad")
+def _pad(node, ins):
+    x = ins[0]
+    pads = ints_from(node, "pads", 1)
+    if x is None or x.shape is None or pads is None:
+        return [TensorType(x and x.dtype, None if x is None or x.shape is None
+                           else (None,) * len(x.shape))]
+    n = len(x.shape)
+    axes = const(node.inputs[3]) if len(node.inputs) > 3 else None
+    axes = [norm_axis(a, n) for a in axes] if axes else list(range(n))
+    out = list(x.shape)
+    k = len(axes)
+    for j, a in enumerate(axes):
+        out[a] = D.add(out[a], pads[j] + pads[j + k])
+    return [TensorType(x.dtype, tuple(out))]
+
+
+@rule("Resize", "Upsample")
+def _resize(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    if node.op == "Resize":
+        sizes = const(node.inputs[3]) if len(node.inputs) > 3 else None
+        if sizes:
+            return [TensorType(x.dtype, tuple(sizes))]
+        scales = const_float(node.inputs[2]) if len(node.inputs) > 2 else None
+    else:
+        scales = attr(node, "scales") or (const_float(node.inputs[1]) if len(node.inputs) > 1
+                                          else None)
+    if not scales:
+        return [TensorType(x.dtype, (None,) * len(x.shape))]
+    import math
+    out = tuple(int(math.floor(d * s)) if isinstance(d, int) else (d if s == 1 else None)
+                for d, s in zip(x.shape, scales))
+    return [TensorType(x.dtype, out)]
+
+
+@rule("Tile")
+def _tile(node, ins):
+    x, reps = ins[0], const(node.inputs[1])
+    if x is None or x.shape is None or reps is None:
+        return [TensorType(x and x.dtype)]
+    return [TensorType(x.dtype, tuple(D.mul(d, r) for d, r in zip(x.shape, reps)))]
+
+
+@rule("Expand")
+def _expand(node, ins):
+    x, shape = ins[0], const(node.inputs[1])
+    if x is None or x.shape is None or shape is None:
+        return [TensorType(x and x.dtype)]
+    return [TensorType(x.dtype, D.broadcast(x.shape, tuple(shape)))]
+
+
+@rule("Shape")
+def _shape(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType("int64", (None,))]
+    start, end = attr(node, "start") or 0, attr(node, "end")
+    return [TensorType("int64", (len(x.shape[start:end]),))]
+
+
+@rule("Size")
+def _size(node, ins):
+    return [TensorType("int64", ())]
+
+
+@rule("ConstantOfShape")
+def _constant_of_shape(node, ins):
+    shape = const(node.inputs[0])
+    value = node.attrs.get("value")
+    dtype = getattr(value, "dtype", None)
+    return [TensorType(str(dtype) if dtype is not None else "float32",
+                       None if shape is None else tuple(shape))]
+
+
+@rule("Gather")
+def _gather(node, ins):
+    x, idx = ins[0], ins[1]
+    if x is None or x.shape is None or idx is None or idx.shape is None:
+        return [TensorType(x and x.dtype)]
+    axis = norm_axis(attr(node, "axis"), len(x.shape))
+    return [TensorType(x.dtype, (*x.shape[:axis], *idx.shape, *x.shape[axis + 1:]))]
+
+
+@rule("Embedding")
+def _embedding(node, ins):
+    idx, table = ins[0], ins[1]
+    if idx is None or idx.shape is None or table is None or table.shape is None:
+        return [TensorType(table and table.dtype)]
+    return [TensorType(table.dtype, (*idx.shape, table.shape[-1]))]
+
+
+@rule("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+      "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
+def _reduce(node, ins):
+    x = ins[0]
+    dtype = "int64" if node.op.startswith("Arg") else (x and x.dtype)
+    if x is None or x.shape is None:
+        return [TensorType(dtype)]
+    if node.op.startswith("Arg"):
+        axes = [attr(node, "axis")]
+    else:
+        axes = ints_from(node, "axes", 1)
+        if axes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
+            return [TensorType(dtype)]
+        if not axes:
+            axes = [] if attr(node, "noop_with_empty_axes") else list(range(len(x.shape)))
+    drop = {norm_axis(a, len(x.shape)) for a in axes}
+    keep = attr(node, "keepdims")
+    out = tuple(1 if i in drop else d for i, d in enumerate(x.shape) if keep or i not in drop)
+    return [TensorType(dtype, out)]
+
+
+@rule("TopK")
+def _topk(node, ins):
+    x = ins[0]
+    k = const(node.inputs[1])
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype), TensorType("int64")]
+    axis = norm_axis(attr(node, "axis"), len(x.shape))
+    shape = list(x.shape)
+    shape[axis] = k[0] if k else None
+    return [TensorType(x.dtype, tuple(shape)), TensorType("int64", tuple(shape))]
+
+
+@rule("DepthToSpace", "SpaceToDepth")
+def _depth_space(node, ins):
+    x = ins[0]
+    b = attr(node, "blocksize")
+    if x is None or x.shape is None or len(x.shape) != 4:
+        return [TensorType(x and x.dtype)]
+    n, c, h, w = x.shape
+    if node.op == "DepthToSpace":
+        return [TensorType(x.dtype, (n, D.floordiv(c, b * b), D.mul(h, b), D.mul(w, b)))]
+    return [TensorType(x.dtype, (n, D.mul(c, b * b), D.floordiv(h, b), D.floordiv(w, b)))]
+
+
+@rule("LSTM", "GRU", "RNN")
+def _recurrent(node, ins):
+    x, w = ins[0], ins[1]
+    hidden = attr(node, "hidden_size")
+    dirs = 2 if attr(node, "direction") == "bidirectional" else 1
+    if x is None or x.shape is None or len(x.shape) != 3:
+        return [TensorType(x and x.dtype)] * len(node.outputs)
+    if attr(node, "layout"):
+        batch, seq = x.shape[0], x.shape[1]
+        y = (batch, seq, dirs, hidden)
+        h = (batch, dirs, hidden)
+    else:
+        seq, batch = x.shape[0], x.shape[1]
+        y = (seq, dirs, batch, hidden)
+        h = (dirs, batch, hidden)
+    return [TensorType(x.dtype, y)] + [TensorType(x.dtype, h)] * (len(node.outputs) - 1)
+
+
+@rule("Attention")
+def _attention(node, ins):
+    q, v = ins[0], ins[2] if len(ins) > 2 else None
+    if q is None or q.shape is None or v is None or v.shape is None:
+        return [TensorType(q and q.dtype)] * len(node.outputs)
+    return [TensorType(q.dtype, (*q.shape[:-1], v.shape[-1]))] + \
+        [TensorType(q.dtype)] * (len(node.outputs) - 1)
+
+
+@rule("If")
+def _if(node, ins):
+    """Outputs take the branch outputs' types, dim by dim where the branches agree."""
+    then_g, else_g = node.subgraphs.get("then_branch"), node.subgraphs.get("else_branch")
+    if then_g is None or else_g is None:
+        return []
+    outs = []
+    for a, b in zip(then_g.outputs, else_g.outputs):
+        ta, tb = a.type, b.type
+        if ta.shape is None or tb.shape is None or len(ta.shape) != len(tb.shape):
+            outs.append(TensorType(ta.dtype or tb.dtype))
+        else:
+            outs.append(TensorType(ta.dtype or tb.dtype, tuple(
+                x if x == y else None for x, y in zip(ta.shape, tb.shape))))
+    return outs
+
+
+@rule("Constant")
+def _constant(node, ins):
+    value = node.attrs.get("value")
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    return [TensorType(None if dtype is None else str(dtype),
+                       None if shape is None else tuple(int(d) for d in shape))]
+
+
+# -- constant propagation for shape arithmetic ----------------------------------------------
+@const_rule("Shape")
+def _c_shape(node, vals):
+    x = node.inputs[0]
+    if x is None or x.type.shape is None:
+        return None
+    return list(x.type.shape[attr(node, "start") or 0:attr(node, "end")])
+
+
+@const_rule("Constant")
+def _c_constant(node, vals):
+    value = node.attrs.get("value")
+    if value is None or getattr(value, "size", MAX_CONST + 1) > MAX_CONST:
+        return None
+    if not str(getattr(value, "dtype", "")).startswith(("int", "uint")):
+        return None
+    return [int(x) for x in value.reshape(-1)]
+
+
+@const_rule("Identity", "Cast", "Squeeze", "Unsqueeze", "Reshape", "Flatten")
+def _c_same(node, vals):
+    return vals[0]
+
+
+@const_rule("Concat")
+def _c_concat(node, vals):
+    if any(v is None for v in vals):
+        return None
+    return [d for v in vals for d in v]
+
+
+@const_rule("Gather")
+def _c_gather(node, vals):
+    data, idx = vals[0], vals[1]
+    if data is None or idx is None or (attr(node, "axis") or 0) != 0:
+        return None
+    try:
+        return [data[i] for i in idx]
+    except IndexError:
+        return None
+
+
+@const_rule("Slice")
+def _c_slice(node, vals):
+    data = vals[0]
+    starts, ends = ints_from(node, "starts", 1), ints_from(node, "ends", 2)
+    steps = vals[4] if len(vals) > 4 else None
+    if data is None or starts is None or ends is None or len(starts) != 1:
+        return None
+    return data[slice(starts[0], ends[0], steps[0] if steps else 1)]
+
+
+@const_rule("Add", "Sub", "Mul", "Div")
+def _c_arith(node, vals):
+    a, b = vals[0], vals[1] if len(vals) > 1 else None
+    if a is None or b is None:
+        return None
+    if len(a) == 1 and len(b) > 1:
+        a = a * len(b)
+    if len(b) == 1 and len(a) > 1:
+        b = b * len(a)
+    if len(a) != len(b):
+        return None
+    fn = {"Add": D.add, "Sub": D.sub, "Mul": D.mul, "Div": D.floordiv}[node.op]
+    return [fn(x, y) for x, y in zip(a, b)]
+
+
+# -- the pass ---------------------------------------------------------------------------------
+def infer_shapes(graph: Graph, overwrite: bool = False) -> Graph:
+    """Fill in output types for every node (nested subgraphs too). Types already known (from
+    the file) are kept unless ``overwrite``. A rule that fails records a warning on the node
+    and leaves its outputs unknown, so the rest of the graph still gets shapes."""
+    for node in graph.nodes:
+        for sub in node.subgraphs.values():
+            infer_shapes(sub, overwrite)
+        _infer_node(graph, node, overwrite)
+    return graph
+
+
+def _infer_node(graph: Graph, node: Node, overwrite: bool) -> None:
+    fn = RULES.get(node.op)
+    if fn is not None and (overwrite or any(not _known(v.type) for v in node.outputs)):
+        try:
+            types = fn(node, node.input_types())
+        except ShapeError as exc:
+            node.meta["shape_error"] = exc.message
+            graph.metadata.setdefault("warnings", []).append(f"node '{node.name}': {exc.message}")
+            types = []
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as exc:
+            node.meta["shape_error"] = f"cannot infer shape: {exc}"
+            types = []
+        for v, t in zip(node.outputs, types):
+            if overwrite or not _known(v.type):
+                v.type = _merge(v.type, t)
+    crule = CONST_RULES.get(node.op)
+    if crule is not None and len(node.outputs) == 1:
+        try:
+            value = crule(node, [const(v) for v in node.inputs])
+        except (TypeError, ValueError, IndexError, ZeroDivisionError):
+            value = None
+        if value is not None and len(value) <= MAX_CONST:
+            node.outputs[0].meta["const"] = value
+
+
+def _known(t: TensorType) -> bool:
+    return t.shape is not None and t.dtype is not None and all(d is not None for d in t.shape)
+
+
+def _merge(old: TensorType, new: TensorType) -> TensorType:
+    """Prefer what is known: the file's dims where ours are unknown, and vice versa."""
+    if new.shape is None:
+        shape = old.shape
+    elif old.shape is None or len(old.shape) != len(new.shape):
+        shape = new.shape
+    else:
+        shape = tuple(n if n is not None else o for o, n in zip(old.shape, new.shape))
+    return TensorType(new.dtype or old.dtype, shape)
