@@ -2,7 +2,10 @@
 
 Each adapter module has FORMAT (its name), DESCRIPTION, SUFFIXES, EXTRA (the pip extra it
 needs), ``match(source) -> bool`` (cheap: suffix, magic bytes, object type; no heavy import)
-and ``load(source, **options) -> Graph``. Modules are imported on first use, so reading an
+and ``load(source, **options) -> Graph``; options it does not know it ignores. Optional flags:
+ACCEPTS_DIRECTORY (a SavedModel is a folder) and HANDLES_INPUT_SHAPES (the adapter applies
+``input_shapes`` itself, e.g. by tracing with them; otherwise the registry overrides the
+graph inputs and re-infers every shape). Modules are imported on first use, so reading an
 .onnx file never imports torch or tensorflow (Netron's factories work the same way).
 """
 from __future__ import annotations
@@ -77,7 +80,7 @@ def load(source: Any, format: str | None = None,
     graph.metadata.setdefault("format", adapter.FORMAT)
     if isinstance(source, Path):
         graph.metadata.setdefault("path", str(source))
-    if input_shapes:
+    if input_shapes and not getattr(adapter, "HANDLES_INPUT_SHAPES", False):
         apply_input_shapes(graph, input_shapes)
     try:
         return run_passes(graph)

@@ -5,6 +5,22 @@ from .shapes import infer_shapes
 from .stats import compute_stats, totals
 
 
+def _load_domain_ops() -> None:
+    """Framework-specific ops ('caffe.PriorBox', 'torch.*', 'tf.*') register themselves, with
+    their shape and MAC rules, from ops_<domain>.py modules beside this one."""
+    import importlib
+    for domain in ("caffe", "torch", "tf"):
+        full = f"{__name__}.ops_{domain}"
+        try:
+            importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
+
+
+_load_domain_ops()
+
+
 def run_passes(graph: Graph) -> Graph:
     """What every loaded graph goes through: validation, shape inference, stats."""
     graph.validate()

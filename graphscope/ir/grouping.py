@@ -20,6 +20,7 @@ class Box:
     value: Value | None = None
     namespace: str = ""            # for groups: the collapsed namespace
     members: list[Node] = field(default_factory=list)
+    title: str = ""                # for groups: the namespace relative to its drawn cluster
 
     def params(self) -> int:
         return sum(n.meta.get("params") or 0 for n in self.members)
@@ -40,10 +41,10 @@ class Cluster:
     namespace: str
     boxes: list[Box] = field(default_factory=list)
     children: list["Cluster"] = field(default_factory=list)
+    label: str = ""  # the namespace relative to the enclosing drawn cluster
 
-    @property
-    def label(self) -> str:
-        return self.namespace.rsplit("/", 1)[-1]
+    def __post_init__(self):
+        self.label = self.label or self.namespace.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -66,7 +67,9 @@ def parent_namespace(namespace: str) -> str:
     return namespace.rsplit("/", 1)[0] if "/" in namespace else ""
 
 
-def build_view(graph: Graph, depth: int | None = None) -> View:
+def build_view(graph: Graph, depth: int | None = None, blobs: bool = False) -> View:
+    """Boxes and edges to draw. ``blobs`` draws each tensor as a box of its own between its
+    producer and its consumers, as Caffe's draw_net does."""
     boxes: list[Box] = []
     by_id: dict[str, Box] = {}
     box_of_node: dict[int, Box] = {}
@@ -90,6 +93,12 @@ def build_view(graph: Graph, depth: int | None = None) -> View:
         box_of_node[id(n)] = box
     for v in graph.outputs:
         add(Box(f"out:{v.name}", "output", "", value=v))
+    for i, box in enumerate(boxes):  # a group of one op is just that op
+        if box.kind == "group" and len(box.members) == 1:
+            n = box.members[0]
+            boxes[i] = Box(f"n:{n.name}", "node", n.namespace, node=n, members=[n])
+            del by_id[box.id]
+            by_id[boxes[i].id] = box_of_node[id(n)] = boxes[i]
 
     edges: list[Edge] = []
     seen: set[tuple[str, str, str]] = set()
@@ -116,7 +125,24 @@ def build_view(graph: Graph, depth: int | None = None) -> View:
             connect(box_of_node[id(v.producer)], dst, v)
         elif v.name in inputs:
             connect(inputs[v.name], dst, v)
+    if blobs:
+        edges = _route_through_blobs(edges, by_id, add)
     return View(boxes, edges, _cluster_tree(boxes), by_id)
+
+
+def _route_through_blobs(edges: list[Edge], by_id: dict[str, Box], add) -> list[Edge]:
+    routed: list[Edge] = []
+    for e in edges:
+        src = by_id[e.src]
+        if src.kind == "input" or by_id[e.dst].kind == "output":
+            routed.append(e)
+            continue
+        blob_id = f"v:{e.value.name}"
+        if blob_id not in by_id:
+            add(Box(blob_id, "blob", src.cluster, value=e.value))
+            routed.append(Edge(e.src, blob_id, e.value))
+        routed.append(Edge(blob_id, e.dst, e.value))
+    return routed
 
 
 def _cluster_tree(boxes: list[Box]) -> Cluster:
@@ -142,9 +168,14 @@ def _flatten_trivial(c: Cluster) -> None:
     for child in c.children:
         _flatten_trivial(child)
         if not child.children and len(child.boxes) <= 1:
+            for box in child.boxes:
+                if box.kind == "group":
+                    box.title = box.namespace[len(c.namespace):].lstrip("/")
             c.boxes.extend(child.boxes)
         elif not child.boxes and len(child.children) == 1:
-            kept.append(child.children[0])  # a frame around a single frame adds nothing
+            only = child.children[0]  # a frame around a single frame adds nothing
+            only.label = f"{child.label}/{only.label}"
+            kept.append(only)
         else:
             kept.append(child)
     c.children = kept

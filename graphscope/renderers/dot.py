@@ -16,11 +16,12 @@ def quote(text: str) -> str:
 
 
 def render_dot(graph: Graph, rankdir: str = "TB", depth: int | None = None,
-               theme: str = "default", view: View | None = None, **_options) -> str:
+               theme: str = "default", view: View | None = None, blobs: bool = False,
+               **_options) -> str:
     from ..errors import UsageError
     if rankdir not in RANKDIRS:
         raise UsageError(f"--rankdir must be one of {', '.join(RANKDIRS)}, not '{rankdir}'")
-    view = view or build_view(graph, depth)
+    view = view or build_view(graph, depth, blobs)
     bounds = boundaries(view)
     ids = {b.id: f"b{i}" for i, b in enumerate(view.boxes)}
     edge_style = style_for("edge", theme)
@@ -35,7 +36,7 @@ def render_dot(graph: Graph, rankdir: str = "TB", depth: int | None = None,
     def emit_box(box, indent: str) -> None:
         key = box.kind if box.kind != "node" else box.node.op
         st = style_for(key, theme)
-        style = "filled" if st.shape in ("ellipse", "hexagon", "box3d") else "rounded,filled"
+        style = "filled" if st.shape in ("ellipse", "hexagon", "box3d", "octagon") else "rounded,filled"
         tip = box_tooltip(box, *bounds[box.id])
         out.append(f"{indent}{ids[box.id]} [id={quote(box.id)}, label={quote(chr(10).join(box_lines(box)))}, "
                    f"tooltip={quote(tip)}, shape={st.shape}, style=\"{style}\", "
@@ -56,7 +57,7 @@ def render_dot(graph: Graph, rankdir: str = "TB", depth: int | None = None,
 
     emit_cluster(view.root, "  ")
     for e in view.edges:
-        out.append(f"  {ids[e.src]} -> {ids[e.dst]} [label={quote(edge_label(e.value))}, "
-                   f"tooltip={quote(e.value.name)}];")
+        label = "" if blobs else f"label={quote(edge_label(e.value))}, "
+        out.append(f"  {ids[e.src]} -> {ids[e.dst]} [{label}tooltip={quote(e.value.name)}];")
     out.append("}")
     return "\n".join(out) + "\n"

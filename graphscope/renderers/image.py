@@ -38,9 +38,10 @@ def run_dot(source: str, fmt: str) -> bytes:
 _NODE_TITLE = re.compile(r'(<g id="[^"]*" class="node">\s*<title>)b(\d+)(</title>)')
 
 
-def render_svg(graph: Graph, depth: int | None = None, **options) -> str:
-    view = build_view(graph, depth)
-    svg = run_dot(render_dot(graph, depth=depth, view=view, **options), "svg").decode("utf-8")
+def render_svg(graph: Graph, depth: int | None = None, blobs: bool = False, **options) -> str:
+    view = build_view(graph, depth, blobs)
+    svg = run_dot(render_dot(graph, depth=depth, view=view, blobs=blobs, **options),
+                  "svg").decode("utf-8")
     bounds = boundaries(view)
     # Graphviz puts the DOT node id in <title>; put the full tooltip there instead, so that
     # every SVG viewer shows it on hover (xlink:title already carries it for links).

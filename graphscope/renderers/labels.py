@@ -71,18 +71,28 @@ def summary_line(node: Node) -> str:
 
 def box_lines(box: Box) -> list[str]:
     """Label lines: op, name, summary for a node; namespace and totals for a group."""
-    if box.kind in ("input", "output"):
+    if box.kind in ("input", "output", "blob"):
         return [box.value.name, box.value.type.shape_str()]
     if box.kind == "group":
-        return [box.namespace.rsplit("/", 1)[-1],
+        return [box.title or box.namespace.rsplit("/", 1)[-1],
                 f"{len(box.members)} ops · {fmt_count(box.params())} params"]
     node = box.node
     lines = [node.op if node.op == node.source_op else f"{node.op} ({node.source_op})",
-             node.name.rsplit("/", 1)[-1] or node.name]
+             display_name(node)]
     extra = summary_line(node)
     if extra:
         lines.append(extra)
     return lines
+
+
+def display_name(node: Node) -> str:
+    """The short name of a node. Exporters name nodes '<module path>/<Op>' ('/layer1/conv1/Conv'):
+    then the module ('conv1') says more than the repeated op type."""
+    last = node.name.rstrip("/").rsplit("/", 1)[-1] or node.name
+    base = last.split("_")[0]
+    if node.namespace and base in (node.op, node.source_op):
+        return node.namespace.rsplit("/", 1)[-1]
+    return last
 
 
 def node_tooltip(node: Node) -> str:
@@ -117,7 +127,7 @@ def node_tooltip(node: Node) -> str:
 def box_tooltip(box: Box, boundary_in: list[Value] = (), boundary_out: list[Value] = ()) -> str:
     if box.kind == "node":
         return node_tooltip(box.node)
-    if box.kind in ("input", "output"):
+    if box.kind in ("input", "output", "blob"):
         return f"{box.kind}: {box.value.name}\n{type_str(box.value)}"
     ops: dict[str, int] = {}
     for n in box.members:

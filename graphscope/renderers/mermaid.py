@@ -16,8 +16,8 @@ def mermaid_text(text: str) -> str:
 
 
 def render_mermaid(graph: Graph, rankdir: str = "TB", depth: int | None = None,
-                   theme: str = "default", **_options) -> str:
-    view = build_view(graph, depth)
+                   theme: str = "default", blobs: bool = False, **_options) -> str:
+    view = build_view(graph, depth, blobs)
     ids = {b.id: f"b{i}" for i, b in enumerate(view.boxes)}
     out = [f"flowchart {DIRECTIONS.get(rankdir, 'TB')}"]
     classes: dict[str, str] = {}
@@ -30,7 +30,8 @@ def render_mermaid(graph: Graph, rankdir: str = "TB", depth: int | None = None,
                                  (box.kind if box.kind != "node" else st.fill))
             classes[cls] = f"fill:{st.fill},stroke:{st.border},color:{st.font}"
             text = mermaid_text("\n".join(box_lines(box)))
-            shape = ('(["', '"])') if box.kind in ("input", "output") else (
+            shape = ('(["', '"])') if box.kind in ("input", "output") else ('{{"', '"}}') \
+                if box.kind == "blob" else (
                 ('[["', '"]]') if box.kind == "group" else ('["', '"]'))
             out.append(f"{indent}{ids[box.id]}{shape[0]}{text}{shape[1]}:::{cls}")
         for i, child in enumerate(c.children):

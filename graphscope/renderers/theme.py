@@ -33,6 +33,7 @@ DEFAULT = {
     "constant":      Style("#dddddd", "#999999", "#333333"),
     "custom":        Style("#ffffff", "#888888", "#222222", "box3d"),
     "group":         Style("#f4f4f4", "#666666", "#222222", "box3d"),
+    "blob":          Style("#eeeeee", "#999999", "#333333", "octagon"),
     "cluster":       Style("#fafafa", "#bbbbbb", "#555555"),
     "edge":          Style("#555555", "#555555", "#444444"),
 }
