@@ -31,10 +31,24 @@ def info(source, **options) -> dict:
     return info_dict(graph)
 
 
+def probe(model, input="random", layers: str | None = None, **options):
+    """Run a model once and return every matching layer's activation (numpy) and statistics:
+    ``probe("m.onnx", "cat.png", layers="conv*")["conv1"].array``."""
+    from .runtime.probes import probe as _probe
+    return _probe(model, input, layers=layers, **options)
+
+
+def record(model, log_dir, **options):
+    """Record a PyTorch training loop into TensorBoard event files (see docs/train.md):
+    ``rec = record(model, "runs/x", every=100, optimizer=opt)``; call ``rec.step(loss)``."""
+    from .train.record import record as _record
+    return _record(model, log_dir, **options)
+
+
 def _load_options(options: dict) -> dict:
     keys = ("format", "input_shapes", "weights", "phase", "trust")
     return {k: options.pop(k) for k in keys if k in options}
 
 
-__all__ = ["load", "render", "info", "Graph", "Node", "TensorType", "Value", "GraphscopeError",
+__all__ = ["load", "render", "info", "record", "probe", "Graph", "Node", "TensorType", "Value", "GraphscopeError",
            "ParseError", "GraphError", "ShapeError", "UnsupportedError", "__version__"]

@@ -71,7 +71,64 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the table as JSON")
 
     sub.add_parser("formats", help="formats read and written, and installed extras")
+
+    t = sub.add_parser("train", help="training curves, histograms, images from logs "
+                       "(TensorBoard, Caffe, CSV, JSON-lines) into one offline report")
+    from .train.command import add_arguments as _train_arguments
+    _train_arguments(t)
+
+    pr = sub.add_parser("probe", help="run the model and report every layer's activations")
+    _add_load_options(pr)
+    pr.add_argument("--input", default="random", metavar="IMG|FILE.npy|random",
+                    help="what to feed the first input (default: seeded random)")
+    pr.add_argument("--layers", metavar="PATTERN",
+                    help="comma-separated globs or /regex/ on layer names, ops or outputs")
+    pr.add_argument("-o", "--output", metavar="REPORT.html", help="HTML report")
+    pr.add_argument("--json", dest="json_out", metavar="FILE", help="write the statistics as JSON")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--top-k", type=int, default=5)
+    _add_preprocess_options(pr)
     return p
+
+
+def _add_preprocess_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("image preprocessing")
+    g.add_argument("--preset", choices=("plain", "imagenet", "caffe"),
+                   help="defaults: caffe (BGR, 0..255, mean 104,117,123) for Caffe models, "
+                        "plain (RGB, 0..1) otherwise")
+    g.add_argument("--size", metavar="H,W", help="resize to this (default: the input's size)")
+    g.add_argument("--mean", metavar="M1,M2,M3")
+    g.add_argument("--std", metavar="S1,S2,S3")
+    g.add_argument("--scale", type=float, help="multiply 0..255 pixels by this first")
+    g.add_argument("--channel-order", choices=("RGB", "BGR"))
+    g.add_argument("--layout", choices=("NCHW", "NHWC"))
+
+
+def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise UsageError(f"{what} expects comma-separated numbers (got '{text}')") from None
+
+
+def _preprocess(args, graph):
+    from .runtime.inputs import Preprocess
+    preset = args.preset or ("caffe" if graph.metadata.get("format") == "caffe" else "plain")
+    pre = {"plain": Preprocess, "imagenet": Preprocess.imagenet, "caffe": Preprocess.caffe}[preset]()
+    if args.size:
+        size = _floats(args.size, "--size")
+        if len(size) != 2:
+            raise UsageError("--size expects H,W")
+        pre.size = (int(size[0]), int(size[1]))
+    pre.mean = _floats(args.mean, "--mean") or pre.mean
+    pre.std = _floats(args.std, "--std") or pre.std
+    if args.scale is not None:
+        pre.scale = args.scale
+    pre.channel_order = args.channel_order or pre.channel_order
+    pre.layout = args.layout or pre.layout
+    return pre
 
 
 def _load(args):
@@ -112,6 +169,31 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .train.command import run
+    return run(args)
+
+
+def cmd_probe(args) -> int:
+    from .fileio import write_atomic
+    from .runtime.probes import probe
+    graph = _load(args)
+    _warn(graph)
+    result = probe(graph, args.input, layers=args.layers, preprocess=_preprocess(args, graph),
+                   seed=args.seed, k=args.top_k)
+    for err in result.errors:
+        print(f"graphscope: warning: {err}", file=sys.stderr)
+    if args.json_out:
+        import json
+        write_atomic(args.json_out, json.dumps(result.to_dict(), indent=1) + "\n")
+        print(args.json_out)
+    if args.output or not args.json_out:
+        from .runtime.report import render_probe_report
+        out = args.output or str(Path(args.model).with_suffix(".probe.html"))
+        print(write_atomic(out, render_probe_report(result)))
+    return 0
+
+
 def cmd_formats(args) -> int:
     from .formats import formats_table
     sys.stdout.write(formats_table())
@@ -130,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return 2
-        return {"render": cmd_render, "info": cmd_info, "formats": cmd_formats}[args.command](args)
+        return {"render": cmd_render, "info": cmd_info, "formats": cmd_formats,
+                "train": cmd_train, "probe": cmd_probe}[args.command](args)
     except GraphscopeError as exc:
         if debug:
             raise

@@ -1,0 +1,102 @@
+"""IR -> onnx.ModelProto. The IR's canonical ops are ONNX ops, so this is mostly a copy; what
+it adds is legalisation (attributes that later opsets moved to inputs) and a clear refusal,
+by node name, of ops ONNX cannot express."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import GraphscopeError, UnsupportedError, require
+from ..ir.graph import Graph, Node, TensorType
+
+DEFAULT_OPSET = 17
+NP_TO_ONNX = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,
+              "int64": 7, "bool": 9, "float16": 10, "float64": 11, "uint32": 12, "uint64": 13,
+              "bfloat16": 16}
+# (op, attribute, input index, first opset where it is an input)
+ATTR_TO_INPUT = [("Squeeze", "axes", 1, 13), ("Unsqueeze", "axes", 1, 13),
+                 ("Split", "split", 1, 13), ("Reshape", "shape", 1, 5), ("Pad", "pads", 1, 11),
+                 ("ReduceSum", "axes", 1, 13)] + [
+    (op, "axes", 1, 18) for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
+                                   "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare")]
+
+
+def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
+    """Build an ONNX model from a graph. ``with_weights=False`` leaves initializers out (a
+    structure-only model). Raises UnsupportedError naming every node ONNX cannot express."""
+    onnx = require("onnx", "onnx", "exporting to ONNX")
+    from onnx import helper
+    opset = opset or (graph.metadata.get("opset") if graph.metadata.get("format") == "onnx"
+                      else None) or DEFAULT_OPSET
+    bad = [f"{n.name} ({n.op})" for _, n in graph.walk() if _foreign(n.op)]
+    if bad:
+        more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
+        raise UnsupportedError(f"no ONNX equivalent for {len(bad)} node(s): "
+                               f"{', '.join(bad[:8])}{more}")
+    body = _graph_proto(helper, graph, opset, with_weights)
+    domains = {n.op.rsplit(".", 1)[0] for _, n in graph.walk() if "." in n.op}
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(domains)]
+    model = helper.make_model(body, opset_imports=opsets, producer_name="graphscope")
+    model.ir_version = min(model.ir_version, 10)
+    return model
+
+
+def _foreign(op: str) -> bool:
+    """Ops of another framework ('caffe.X', 'torch.X', 'tf.X') have no ONNX form."""
+    return op.split(".", 1)[0] in ("caffe", "torch", "tf", "keras")
+
+
+def _value_info(helper, name: str, t: TensorType):
+    shape = None if t.shape is None else [d if d is not None else None for d in t.shape]
+    return helper.make_tensor_value_info(name, NP_TO_ONNX.get(t.dtype or "float32", 1), shape)
+
+
+def _graph_proto(helper, graph: Graph, opset: int, with_weights: bool):
+    from onnx import numpy_helper
+    extra_inits: list = []
+    nodes = [_node_proto(helper, n, opset, extra_inits, with_weights) for n in graph.nodes]
+    inits = []
+    if with_weights:
+        for name, v in graph.weights.items():
+            if v.consumers or v in graph.outputs:
+                try:
+                    arr = np.asarray(v.data.array)
+                except GraphscopeError as exc:
+                    raise UnsupportedError(f"weight '{name}' has no data; load the model "
+                                           f"with its weights to export it") from exc
+                inits.append(numpy_helper.from_array(arr, name))
+    inits += extra_inits
+    return helper.make_graph(nodes, graph.name, [_value_info(helper, v.name, v.type)
+                                                 for v in graph.inputs],
+                             [_value_info(helper, v.name, v.type) for v in graph.outputs],
+                             inits)
+
+
+def _node_proto(helper, node: Node, opset: int, extra_inits: list, with_weights: bool):
+    from onnx import numpy_helper
+    attrs = dict(node.attrs)
+    inputs = ["" if v is None else v.name for v in node.inputs]
+    for op, key, index, since in ATTR_TO_INPUT:
+        if node.op == op and key in attrs and opset >= since:
+            name = f"{node.name}/{key}"
+            extra_inits.append(numpy_helper.from_array(np.asarray(attrs.pop(key), np.int64), name))
+            while len(inputs) < index:
+                inputs.append("")
+            inputs.insert(index, name)
+    domain, op_type = (node.op.rsplit(".", 1) if "." in node.op else ("", node.op))
+    proto = helper.make_node(op_type, inputs, [v.name for v in node.outputs], name=node.name,
+                             domain=domain or None, **{k: _attr(v) for k, v in attrs.items()})
+    for key, sub in sorted(node.subgraphs.items()):
+        proto.attribute.append(helper.make_attribute(
+            key, _graph_proto(helper, sub, opset, with_weights)))
+    return proto
+
+
+def _attr(value: Any):
+    from onnx import numpy_helper
+    if isinstance(value, np.ndarray):
+        return numpy_helper.from_array(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
