@@ -13,12 +13,15 @@ _VIRIDIS = np.array([[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], 
                      [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], np.float64)
 
 
+_POS = np.linspace(0, 1, len(_VIRIDIS))
+_LUT = np.stack([np.interp(np.linspace(0, 1, 256), _POS, _VIRIDIS[:, c]) for c in range(3)],
+                axis=-1).astype(np.uint8)
+
+
 def colormap(x: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] -> uint8 RGB (viridis)."""
-    x = np.clip(np.nan_to_num(x), 0, 1)
-    pos = np.linspace(0, 1, len(_VIRIDIS))
-    rgb = np.stack([np.interp(x, pos, _VIRIDIS[:, c]) for c in range(3)], axis=-1)
-    return rgb.astype(np.uint8)
+    """Values in [0, 1] -> uint8 RGB (viridis, 256 levels)."""
+    idx = (np.clip(np.nan_to_num(x), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return _LUT[idx]
 
 
 def normalize(a: np.ndarray, axis=None) -> np.ndarray:
@@ -67,7 +70,7 @@ def upscale(rgb: np.ndarray, min_size: int = 96) -> np.ndarray:
 def png_bytes(rgb: np.ndarray) -> bytes:
     pil = require("PIL.Image", "all", "writing images")
     buf = io.BytesIO()
-    pil.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", optimize=False)
+    pil.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

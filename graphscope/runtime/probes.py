@@ -53,10 +53,12 @@ class ProbeResult:
 
 
 def activation_stats(a: np.ndarray) -> dict:
-    a64 = a.astype(np.float64, copy=False)
-    stats = {"min": float(a64.min()) if a.size else 0.0, "max": float(a64.max()) if a.size else 0.0,
-             "mean": float(a64.mean()) if a.size else 0.0, "std": float(a64.std()) if a.size else 0.0,
-             "zero_fraction": float(np.count_nonzero(a == 0) / a.size) if a.size else 0.0}
+    if not a.size:
+        return {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0, "zero_fraction": 0.0}
+    # float64 accumulators without a float64 copy of the activation
+    stats = {"min": float(a.min()), "max": float(a.max()), "mean": float(a.mean(dtype=np.float64)),
+             "std": float(a.std(dtype=np.float64)),
+             "zero_fraction": float(np.count_nonzero(a == 0) / a.size)}
     if a.ndim == 4 and a.shape[1] > 0:
         dead = np.all(a == 0, axis=(0, 2, 3))
         stats["dead_channels"] = int(dead.sum())

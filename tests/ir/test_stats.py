@@ -63,3 +63,10 @@ def test_shared_weight_counts_once():
     g = graphscope.load(model)
     assert g.totals()["params"] == 8 * 8 * 3 * 3
     assert sum(n.meta["params"] for n in g.nodes) == 10 * 8 * 8 * 3 * 3
+
+
+def test_resnet50_matches_published_figures():
+    """torchvision's resnet50 has 25,557,032 parameters and ~4.1 GMACs at 224x224."""
+    t = graphscope.load(onnx_models.resnet50()).totals()
+    assert t["params"] == 25_557_032
+    assert 4.05e9 < t["macs"] < 4.15e9

@@ -138,6 +138,42 @@ def small_resnet(batch="N", size=64) -> onnx.ModelProto:
     return b.model()
 
 
+def _bottleneck(b: Builder, x, cin, mid, stride, ns):
+    cout = mid * 4
+    y = b.conv(x, cin, mid, 1, bias=False, name=f"/{ns}/conv1/Conv")
+    y = b.op("Relu", [b.bn(y, mid, name=f"/{ns}/bn1/BatchNormalization")], name=f"/{ns}/relu/Relu")
+    y = b.conv(y, mid, mid, 3, stride=stride, pad=1, bias=False, name=f"/{ns}/conv2/Conv")
+    y = b.op("Relu", [b.bn(y, mid, name=f"/{ns}/bn2/BatchNormalization")],
+             name=f"/{ns}/relu_1/Relu")
+    y = b.conv(y, mid, cout, 1, bias=False, name=f"/{ns}/conv3/Conv")
+    y = b.bn(y, cout, name=f"/{ns}/bn3/BatchNormalization")
+    if stride != 1 or cin != cout:
+        x = b.conv(x, cin, cout, 1, stride=stride, bias=False, name=f"/{ns}/downsample/0/Conv")
+        x = b.bn(x, cout, name=f"/{ns}/downsample/1/BatchNormalization")
+    return b.op("Relu", [b.op("Add", [y, x], name=f"/{ns}/Add")], name=f"/{ns}/relu_2/Relu")
+
+
+def resnet50(size=224) -> onnx.ModelProto:
+    """ResNet-50 (torchvision layout: stride on the 3x3), random weights: 25.6M params."""
+    b = Builder("resnet50")
+    x = b.input("image", [1, 3, size, size])
+    x = b.conv(x, 3, 64, 7, stride=2, pad=3, bias=False, name="/conv1/Conv")
+    x = b.op("Relu", [b.bn(x, 64, name="/bn1/BatchNormalization")], name="/relu/Relu")
+    x = b.op("MaxPool", [x], name="/maxpool/MaxPool", kernel_shape=[3, 3], strides=[2, 2],
+             pads=[1, 1, 1, 1])
+    cin = 64
+    for i, (mid, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]):
+        for j in range(blocks):
+            x = _bottleneck(b, x, cin, mid, stride if j == 0 else 1, f"layer{i + 1}/{j}")
+            cin = mid * 4
+    x = b.op("GlobalAveragePool", [x], name="/avgpool/GlobalAveragePool")
+    x = b.op("Flatten", [x], name="/Flatten", axis=1)
+    b.gemm(x, 2048, 1000, name="/fc/Gemm")
+    b.nodes[-1].output[0] = "logits"
+    b.output("logits", 2)
+    return b.model()
+
+
 def transformer_block(seq=16, d=64, heads=4, batch="N") -> onnx.ModelProto:
     """Pre-norm encoder block; head reshapes use Shape->Gather->Concat as torch exports do."""
     b = Builder("transformer_block")
