@@ -7,6 +7,10 @@ from .ir import Graph, Node, TensorType, Value
 
 __version__ = "0.1.0"
 
+# Subpackages named like API functions are imported first, so that the functions below (not
+# the modules) are what `graphscope.convert` names. Both are light: no framework imports.
+from . import convert as _convert_package  # noqa: E402,F401
+
 
 def load(source, **options) -> Graph:
     """Load a model file (.onnx, .prototxt, .pt2, .keras, ...) or a live model object.
@@ -43,6 +47,19 @@ def record(model, log_dir, **options):
     ``rec = record(model, "runs/x", every=100, optimizer=opt)``; call ``rec.step(loss)``."""
     from .train.record import record as _record
     return _record(model, log_dir, **options)
+
+
+def convert(source, to: str | None = None, output=None, **options):
+    """Convert a model (path, live object or Graph) to ``to="onnx"`` or ``"pytorch"``.
+
+    With no ``output`` and no ``verify``, returns the converted model: an onnx.ModelProto or a
+    ready torch.nn.Module. Otherwise returns a Conversion (``.model``, ``.path``, ``.report``,
+    the layer-by-layer comparison when ``verify=True``)."""
+    from .convert import convert as _convert
+    result = _convert(source, to=to, output=output, **options)
+    if output is None and not options.get("verify"):
+        return result.model
+    return result
 
 
 def _load_options(options: dict) -> dict:

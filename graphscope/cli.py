@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collapse namespaces deeper than N into one box each")
     r.add_argument("--theme", default="default", help="colour theme (default, caffe, ...)")
     r.add_argument("--blobs", action="store_true", help="draw tensors as nodes (Caffe style)")
+    r.add_argument("--embed", action="store_true",
+                   help="html: write a fragment (no <html> wrapper) to paste into a page")
 
     i = sub.add_parser("info", help="per-layer table: output shapes, params, MACs")
     _add_load_options(i)
@@ -76,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "(TensorBoard, Caffe, CSV, JSON-lines) into one offline report")
     from .train.command import add_arguments as _train_arguments
     _train_arguments(t)
+
+    cv = sub.add_parser("convert", help="convert a model to ONNX or PyTorch, verified layer "
+                        "by layer with --verify")
+    _add_load_options(cv)
+    cv.add_argument("-o", "--output", required=True, metavar="DST",
+                    help="output file (.onnx, or .pt for a TorchScript archive)")
+    cv.add_argument("--to", choices=("onnx", "pytorch", "tf"), help="target (default: DST's suffix)")
+    cv.add_argument("--opset", type=int, help="ONNX opset (default: the source's, or 17)")
+    cv.add_argument("--verify", action="store_true",
+                    help="run source and target on the same inputs and compare every layer")
+    cv.add_argument("--rtol", type=float, default=1e-4)
+    cv.add_argument("--atol", type=float, default=1e-5)
 
     pr = sub.add_parser("probe", help="run the model and report every layer's activations")
     _add_load_options(pr)
@@ -156,6 +170,8 @@ def cmd_render(args) -> int:
     options = {"rankdir": args.rankdir, "depth": args.depth, "theme": args.theme}
     if args.blobs:
         options["blobs"] = True
+    if args.embed:
+        options["embed"] = True
     path = render(graph, out, format=fmt, **options)
     print(path)
     return 0
@@ -172,6 +188,23 @@ def cmd_info(args) -> int:
 def cmd_train(args) -> int:
     from .train.command import run
     return run(args)
+
+
+def cmd_convert(args) -> int:
+    from .convert import convert
+    graph = _load(args)
+    _warn(graph)
+    result = convert(graph, to=args.to, output=args.output, opset=args.opset,
+                     verify=args.verify, rtol=args.rtol, atol=args.atol)
+    print(result.path)
+    if result.report is not None:
+        sys.stdout.write(result.report.table())
+        if not result.report.ok:
+            first = result.report.first_divergence
+            raise GraphscopeError(f"verification failed: first divergence at '{first.node}' "
+                                  f"({first.op}), max abs err {first.max_abs:.3e}",
+                                  file=args.output)
+    return 0
 
 
 def cmd_probe(args) -> int:
@@ -213,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().print_help()
             return 2
         return {"render": cmd_render, "info": cmd_info, "formats": cmd_formats,
-                "train": cmd_train, "probe": cmd_probe}[args.command](args)
+                "train": cmd_train, "probe": cmd_probe,
+                "convert": cmd_convert}[args.command](args)
     except GraphscopeError as exc:
         if debug:
             raise
