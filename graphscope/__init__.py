@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 # Subpackages named like API functions are imported first, so that the functions below (not
 # the modules) are what `graphscope.convert` names. Both are light: no framework imports.
 from . import convert as _convert_package  # noqa: E402,F401
+from . import explain as _explain_package  # noqa: E402,F401
 
 
 def load(source, **options) -> Graph:
@@ -60,6 +61,14 @@ def convert(source, to: str | None = None, output=None, **options):
     if output is None and not options.get("verify"):
         return result.model
     return result
+
+
+def explain(model, input="random", method: str = "saliency", **options):
+    """Explain one prediction (see graphscope.explain.METHODS); returns an ExplainResult with
+    ``.map`` (H x W at input resolution) and ``.attributions`` (input-shaped, where the method
+    has them)."""
+    from .explain.api import explain as _explain
+    return _explain(model, input, method=method, **options)
 
 
 def _load_options(options: dict) -> dict:

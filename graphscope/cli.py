@@ -91,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--rtol", type=float, default=1e-4)
     cv.add_argument("--atol", type=float, default=1e-5)
 
+    ex = sub.add_parser("explain", help="saliency, integrated gradients, Grad-CAM, ... for "
+                        "one prediction")
+    _add_load_options(ex)
+    ex.add_argument("--input", default="random", metavar="IMG|FILE.npy|random")
+    ex.add_argument("--method", default="saliency",
+                    help="comma-separated: saliency, deconvnet, guided-backprop, "
+                         "integrated-gradients, smoothgrad, cam, gradcam, gradcam++, maximize")
+    ex.add_argument("--target", default="top", help="class index, or 'top' (default)")
+    ex.add_argument("--layer", help="layer for gradcam/gradcam++/maximize (default: last spatial)")
+    ex.add_argument("--channel", type=int, help="maximize: channel of --layer")
+    ex.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
+    ex.add_argument("--iterations", type=int, default=200, help="maximize iterations")
+    ex.add_argument("-o", "--output", metavar="OUT.png",
+                    help="overlay PNG (the raw map goes beside it as .npy)")
+    ex.add_argument("--html", metavar="REPORT.html", help="HTML report, one panel per method")
+    ex.add_argument("--seed", type=int, default=0)
+    _add_preprocess_options(ex)
+
     pr = sub.add_parser("probe", help="run the model and report every layer's activations")
     _add_load_options(pr)
     pr.add_argument("--input", default="random", metavar="IMG|FILE.npy|random",
@@ -207,6 +225,37 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    import io
+
+    import numpy as np
+
+    from .explain import explain
+    from .explain.render import overlay_png, report_html
+    from .fileio import write_atomic
+    graph = _load(args)
+    _warn(graph)
+    pre = _preprocess(args, graph)
+    results = []
+    for method in [m.strip() for m in args.method.split(",") if m.strip()]:
+        options = {"steps": args.steps} if method == "integrated-gradients" else {}
+        if method == "maximize":
+            options = {"iterations": args.iterations, "channel": args.channel}
+        results.append(explain(graph, args.input, method=method, target=args.target,
+                               layer=args.layer, preprocess=pre, seed=args.seed, **options))
+    out = args.output or (None if args.html else str(Path(args.model).with_suffix(".explain.png")))
+    if out:
+        for r in results:
+            path = out if len(results) == 1 else str(Path(out).with_suffix(f".{r.method}.png"))
+            print(write_atomic(path, overlay_png(r)))
+            buf = io.BytesIO()
+            np.save(buf, r.map)
+            print(write_atomic(Path(path).with_suffix(".npy"), buf.getvalue()))
+    if args.html:
+        print(write_atomic(args.html, report_html(results, graph.name)))
+    return 0
+
+
 def cmd_probe(args) -> int:
     from .fileio import write_atomic
     from .runtime.probes import probe
@@ -247,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return {"render": cmd_render, "info": cmd_info, "formats": cmd_formats,
                 "train": cmd_train, "probe": cmd_probe,
-                "convert": cmd_convert}[args.command](args)
+                "convert": cmd_convert, "explain": cmd_explain}[args.command](args)
     except GraphscopeError as exc:
         if debug:
             raise

@@ -53,6 +53,7 @@ def _make_module_class(torch):
                     self.register_buffer(key, t)
                 self._names[name] = key
             self.taps: dict[str, Callable] = {}  # value name -> fn(tensor) -> tensor
+            self.overrides: dict[str, Callable] = {}  # op -> impl, e.g. guided ReLU
 
         def forward(self, *args, capture: list[str] | None = None):
             env: dict[str, object] = {}
@@ -63,7 +64,7 @@ def _make_module_class(torch):
             captured = {}
             for node in self.graph.nodes:
                 ins = [None if v is None else env[v.name] for v in node.inputs]
-                outs = IMPLS[node.op](torch, node, ins)
+                outs = (self.overrides.get(node.op) or IMPLS[node.op])(torch, node, ins)
                 if not isinstance(outs, (list, tuple)):
                     outs = [outs]
                 for v, o in zip(node.outputs, outs):

@@ -292,3 +292,29 @@ def chain(n_nodes: int, width: int = 8) -> onnx.ModelProto:
 
 ALL = {"lenet": lenet, "small_resnet": small_resnet, "transformer_block": transformer_block,
        "op_coverage": op_coverage, "if_model": if_model}
+
+
+REGION = (slice(4, 10), slice(6, 12))  # rows, cols of region_net's receptive region
+
+
+def region_net(size=16) -> onnx.ModelProto:
+    """Hand-set weights: the class scores see the image only through REGION (a 1x1 conv with
+    positive weights, a 0/1 mask, global average pooling, a positive linear layer)."""
+    b = Builder("region_net")
+    x = b.input("image", [1, 3, size, size])
+    w = np.full((4, 3, 1, 1), 0.5, np.float32) + np.arange(12, dtype=np.float32).reshape(
+        4, 3, 1, 1) * 0.05
+    b.inits.append(numpy_helper.from_array(w, "conv.weight"))
+    y = b.op("Conv", [x, "conv.weight"], name="conv", kernel_shape=[1, 1])
+    y = b.op("Relu", [y], name="relu")
+    mask = np.zeros((1, 1, size, size), np.float32)
+    mask[(0, 0) + REGION] = 1.0
+    b.inits.append(numpy_helper.from_array(mask, "mask"))
+    y = b.op("Mul", [y, "mask"], name="masked")
+    y = b.op("GlobalAveragePool", [y], name="gap")
+    y = b.op("Flatten", [y], name="flatten", axis=1)
+    fc = np.array([[1.0, 0.5, 0.2, 0.1], [0.1, 0.2, 1.0, 0.5], [0.3, 0.3, 0.3, 0.3]], np.float32)
+    b.inits.append(numpy_helper.from_array(fc, "fc.weight"))
+    b.op("Gemm", [y, "fc.weight"], name="fc", transB=1, outputs=["scores"])
+    b.output("scores", 2)
+    return b.model()

@@ -1,0 +1,110 @@
+"""Explanations checked against ground truth, completeness and the randomisation test."""
+import numpy as np
+import pytest
+
+import graphscope
+from graphscope.errors import UsageError
+from tests.conftest import run_cli
+from tests.zoo import onnx_models
+from tests.zoo.onnx_models import REGION
+
+POSITIVE = np.abs(np.random.default_rng(5).standard_normal((1, 3, 16, 16))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def region():
+    return graphscope.load(onnx_models.region_net())
+
+
+def mass_inside(m: np.ndarray) -> float:
+    m = np.abs(m)
+    return float(m[REGION].sum() / m.sum())
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "gradcam", "gradcam++",
+                                    "guided-backprop", "smoothgrad", "cam"])
+def test_map_mass_is_inside_the_region_the_score_depends_on(region, method):
+    r = graphscope.explain(region, POSITIVE, method=method, target=1)
+    assert r.map.shape == (16, 16)
+    assert mass_inside(r.map) > 0.8, method
+    if method in ("saliency", "integrated-gradients"):
+        assert r.attributions.shape == POSITIVE.shape
+
+
+def test_integrated_gradients_completeness():
+    g = graphscope.load(onnx_models.small_resnet(batch=1, size=32))
+    x = np.random.default_rng(2).standard_normal((1, 3, 32, 32)).astype(np.float32) * 3
+    r = graphscope.explain(g, x, method="integrated-gradients", steps=128)
+    delta, total = r.extra["delta"], float(r.attributions.sum())
+    assert abs(delta) > 1e-6
+    assert total == pytest.approx(delta, rel=0.01)
+
+
+def spearman(a, b) -> float:
+    ra = np.argsort(np.argsort(a.ravel()))
+    rb = np.argsort(np.argsort(b.ravel()))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+@pytest.mark.parametrize("method", ["saliency", "gradcam"])
+def test_model_randomisation_changes_the_map(method):
+    x = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    g = graphscope.load(onnx_models.small_resnet(batch=1, size=32))
+    before = graphscope.explain(g, x, method=method, target=0).map
+    again = graphscope.explain(g, x, method=method, target=0).map
+    assert spearman(before, again) > 0.99  # deterministic
+    rng = np.random.default_rng(11)
+    for v in g.weights.values():
+        if v.data.dtype == "float32" and v.data.size > 1 and not v.meta.get("constant"):
+            v.data._array = rng.standard_normal(v.data.shape).astype(np.float32) * 0.2
+    after = graphscope.explain(g, x, method=method, target=0).map
+    assert spearman(before, after) < 0.5
+
+
+def test_activation_maximization_raises_the_class_score(region):
+    r = graphscope.explain(region, POSITIVE, method="maximize", target=0, iterations=60)
+    # pixels are clipped to the input's range, so twice the mid-grey start is the ceiling
+    assert r.extra["activation"] > 1.8 * r.extra["noise_activation"] > 0
+    img = r.extra["image"]
+    assert img.shape == POSITIVE.shape
+    assert img[(0, slice(None)) + REGION].mean() > 0.9 * POSITIVE.max()  # the region saturates
+
+
+def test_bad_requests(region):
+    with pytest.raises(UsageError, match="out of range"):
+        graphscope.explain(region, POSITIVE, method="saliency", target=3)
+    with pytest.raises(UsageError, match="no layer named 'nope'"):
+        graphscope.explain(region, POSITIVE, method="gradcam", layer="nope")
+    with pytest.raises(UsageError, match="not spatial"):
+        graphscope.explain(region, POSITIVE, method="gradcam", layer="flatten")
+    with pytest.raises(UsageError, match="unknown method"):
+        graphscope.explain(region, POSITIVE, method="astrology")
+
+
+def test_no_differentiable_path_is_an_error():
+    b = onnx_models.Builder("nograd")
+    x = b.input("x", [1, 3, 4, 4])
+    s = b.op("ReduceMax", [x], name="rmax", axes=[2, 3], keepdims=0)
+    b.op("ArgMax", [s], name="argmax", axis=1, outputs=["cls"])
+    b.outputs.append(__import__("onnx").helper.make_tensor_value_info("cls", 7, [None, None]))
+    with pytest.raises(UsageError, match="no differentiable path"):
+        graphscope.explain(graphscope.load(b.model()), "random", method="saliency", target=0)
+
+
+def test_cli_explain_writes_overlay_npy_and_report(tmp_path):
+    import onnx
+    model = tmp_path / "region.onnx"
+    onnx.save(onnx_models.region_net(), str(model))
+    np.save(tmp_path / "x.npy", POSITIVE)
+    proc = run_cli("explain", model, "--input", tmp_path / "x.npy", "--method",
+                   "saliency,gradcam", "--target", "1", "-o", tmp_path / "out.png",
+                   "--html", tmp_path / "r.html")
+    assert proc.returncode == 0, proc.stderr
+    sal = np.load(tmp_path / "out.saliency.npy")
+    assert sal.shape == (16, 16) and mass_inside(sal) > 0.8
+    assert (tmp_path / "out.gradcam.png").read_bytes().startswith(b"\x89PNG")
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<img") == 3  # input + one panel per method
+    bad = run_cli("explain", model, "--target", "7", "-o", tmp_path / "bad.png")
+    assert bad.returncode == 2 and "out of range" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.png").exists()
