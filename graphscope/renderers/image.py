@@ -53,5 +53,11 @@ def render_png(graph: Graph, **options) -> bytes:
     return run_dot(render_dot(graph, **options), "png")
 
 
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})")
+
+
 def render_pdf(graph: Graph, **options) -> bytes:
-    return run_dot(render_dot(graph, **options), "pdf")
+    pdf = run_dot(render_dot(graph, **options), "pdf")
+    # cairo stamps the time of day; a fixed stamp of the same length keeps the xref offsets
+    # valid and makes the output deterministic
+    return _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (D:19700101000000", pdf)
