@@ -12,6 +12,7 @@ from ..errors import GraphscopeError, ShapeError
 from . import dims as D
 from .graph import Dim, Graph, Node, TensorType, Value
 from .ops import attr
+from ..registry import keyed_registry
 
 Rule = Callable[[Node, list], list]
 RULES: dict[str, Rule] = {}
@@ -23,20 +24,10 @@ ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: 
                13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16"}
 
 
-def rule(*ops: str):
-    def deco(fn):
-        for op in ops:
-            RULES[op] = fn
-        return fn
-    return deco
+rule = keyed_registry(RULES)
 
 
-def const_rule(*ops: str):
-    def deco(fn):
-        for op in ops:
-            CONST_RULES[op] = fn
-        return fn
-    return deco
+const_rule = keyed_registry(CONST_RULES)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -12,17 +12,13 @@ from typing import Callable
 from . import dims as D
 from .graph import DTYPE_BYTES, Graph, Node
 from .ops import attr, category
+from ..registry import keyed_registry
 
 MacRule = Callable[[Node], "int | None"]
 MAC_RULES: dict[str, MacRule] = {}
 
 
-def mac_rule(*ops: str):
-    def deco(fn):
-        for op in ops:
-            MAC_RULES[op] = fn
-        return fn
-    return deco
+mac_rule = keyed_registry(MAC_RULES)
 
 
 def _shape(v):
@@ -117,9 +113,10 @@ def param_inputs(node: Node) -> list:
     skip = NON_PARAM_INPUTS.get(node.op, ())
     scalar_ok = category(node.op) != "elementwise"
     return [v for i, v in enumerate(node.inputs)
-            if v is not None and v.data is not None and i not in skip
-            and v.data.dtype.startswith(("float", "bfloat")) and not v.meta.get("constant")
-            and (scalar_ok or v.data.size > 1)]
+            if v is not None and v.data is not None
+            and (v.meta.get("counted")  # the framework counts it (Keras: every weight)
+                 or (i not in skip and v.data.dtype.startswith(("float", "bfloat"))
+                     and not v.meta.get("constant") and (scalar_ok or v.data.size > 1)))]
 
 
 def node_params(node: Node) -> int:

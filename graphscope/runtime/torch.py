@@ -10,16 +10,12 @@ import numpy as np
 from ..errors import UnsupportedError, require
 from ..ir.graph import Graph, Node
 from ..ir.ops import attr
+from ..registry import keyed_registry
 
 IMPLS: dict[str, Callable] = {}
 
 
-def impl(*ops: str):
-    def deco(fn):
-        for op in ops:
-            IMPLS[op] = fn
-        return fn
-    return deco
+impl = keyed_registry(IMPLS)
 
 
 def supported(op: str) -> bool:
