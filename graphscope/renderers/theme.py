@@ -38,7 +38,20 @@ DEFAULT = {
     "edge":          Style("#555555", "#555555", "#444444"),
 }
 
-THEMES: dict[str, dict[str, Style]] = {"default": DEFAULT}
+# Caffe's python/draw_net.py: convolutions red, pooling orange, inner products purple, every
+# other layer cornflower blue, blobs grey octagons.
+_CAFFE_LAYER = Style("#6495ED", "#000000", "#000000")
+CAFFE = {**{k: _CAFFE_LAYER for k in DEFAULT},
+         **{k: DEFAULT[k] for k in ("group", "cluster", "edge")},
+         "input": Style("#E0E0E0", "#000000", "#000000", "octagon"),
+         "output": Style("#E0E0E0", "#000000", "#000000", "octagon"),
+         "blob": Style("#E0E0E0", "#000000", "#000000", "octagon"),
+         **{k: Style("#FF5050", "#000000", "#000000") for k in ("Conv", "ConvTranspose")},
+         **{k: Style("#FF9900", "#000000", "#000000") for k in (
+             "MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "caffe.Pooling")},
+         **{k: Style("#CC33FF", "#000000", "#000000") for k in ("Gemm", "caffe.InnerProduct")}}
+
+THEMES: dict[str, dict[str, Style]] = {"default": DEFAULT, "caffe": CAFFE}
 
 
 def style_for(op_or_kind: str, theme: str = "default") -> Style:

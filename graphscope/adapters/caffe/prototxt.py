@@ -107,14 +107,15 @@ def parse(text: str, file: str | None = None) -> Message:
     tokens.append(("eof", "", len(text)))
     root = Message(0, src)
     stack = [(root, None)]  # (message, closing bracket)
-    i, n = 0, len(tokens) - 1
+    i = 0
     while True:
         kind, tok, pos = tokens[i]
         msg, close = stack[-1]
         if kind == "eof":
             if close is not None:
-                raise src.error(f"unbalanced braces: '{_OPEN[close]}' opened here is never "
-                                f"closed", msg.pos)
+                name = next((n for n, v, _ in stack[-2][0].fields if v is msg), "?")
+                raise src.error(f"unbalanced braces: the '{_OPEN[close]}' of '{name}' here is "
+                                f"never closed", msg.pos)
             return root
         if kind == "punct" and tok in "}>":
             if close != tok:

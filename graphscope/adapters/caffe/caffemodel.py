@@ -1,0 +1,218 @@
+"""Binary .caffemodel (a NetParameter) read and written from Caffe's field numbers alone.
+
+Reading scans the message structure only: each blob's float data is remembered as an
+(offset, count) into the file and turned into an array when a weight is first asked for.
+
+Field numbers (caffe.proto):
+  NetParameter:       name 1, layers 2 (V1), input 3, input_dim 4, input_shape 8, layer 100
+  LayerParameter:     name 1, type 2, bottom 3, top 4, blobs 7
+  V1LayerParameter:   bottom 2, top 3, name 4, type 5 (enum), blobs 6
+  BlobProto:          num 1, channels 2, height 3, width 4, data 5 (packed float),
+                      shape 7, double_data 8
+  BlobShape:          dim 1 (packed int64)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import ParseError
+
+
+class BlobRecord:
+    """One blob of one layer: its shape as the file gives it and where its data lies."""
+
+    __slots__ = ("shape", "legacy", "shaped", "buf", "chunks", "dtype", "file")
+
+    def __init__(self, buf, file):
+        self.buf, self.file = buf, file
+        self.shape: tuple[int, ...] = ()
+        self.legacy = [1, 1, 1, 1]
+        self.shaped = False  # True when the file gives a BlobShape (new style)
+        self.chunks: list[tuple[int, int]] = []  # (offset, element count)
+        self.dtype = "<f4"
+
+    def shape_str(self) -> str:
+        return "x".join(map(str, self.shape))
+
+    def matches(self, shape) -> bool:
+        """Caffe's ShapeEquals: exact, or old 4-d num/channels/height/width padded with 1s."""
+        shape = tuple(shape)
+        if self.shape == shape:
+            return True
+        return not self.shaped and tuple(self.legacy) == (1,) * (4 - len(shape)) + shape
+
+    def count(self) -> int:
+        return sum(n for _, n in self.chunks)
+
+    def array(self, shape=None):
+        import numpy as np
+        parts = [np.frombuffer(self.buf, dtype=self.dtype, count=n, offset=o)
+                 for o, n in self.chunks]
+        a = np.concatenate(parts) if len(parts) != 1 else parts[0].copy()
+        a = a.astype("float32")
+        want = tuple(shape if shape is not None else self.shape)
+        n = 1
+        for d in want:
+            n *= d
+        if a.size != n:
+            raise ParseError(f"blob data has {a.size} values, its shape needs {n} "
+                             f"(truncated caffemodel?)", file=self.file)
+        return a.reshape(want)
+
+
+def _varint(buf, i: int, end: int, file) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if i >= end:
+            raise ParseError(f"truncated caffemodel (a number runs past byte {end})", file=file)
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise ParseError(f"corrupt caffemodel (bad varint at byte {i})", file=file)
+
+
+def _fields(buf, start: int, end: int, file):
+    """Yield (field, wire_type, value_or_start, stop) for each field in buf[start:end]."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i, end, file)
+        field, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = _varint(buf, i, end, file)
+            yield field, wt, v, i
+        elif wt == 2:
+            n, i = _varint(buf, i, end, file)
+            if i + n > end:
+                raise ParseError(f"truncated caffemodel (field {field} needs {n} bytes at byte "
+                                 f"{i}, only {end - i} left)", file=file)
+            yield field, wt, i, i + n
+            i += n
+        elif wt == 5:
+            if i + 4 > end:
+                raise ParseError("truncated caffemodel", file=file)
+            yield field, wt, i, i + 4
+            i += 4
+        elif wt == 1:
+            if i + 8 > end:
+                raise ParseError("truncated caffemodel", file=file)
+            yield field, wt, i, i + 8
+            i += 8
+        else:
+            raise ParseError(f"not a caffemodel (protobuf wire type {wt} at byte {i})",
+                             file=file)
+
+
+def read_caffemodel(path) -> dict[str, list[BlobRecord]]:
+    """Layer name -> its blobs (V2 `layer` and V1 `layers` both)."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise ParseError("no such caffemodel file", file=file)
+    buf = path.read_bytes()
+    if not buf:
+        raise ParseError("caffemodel is empty", file=file)
+    out: dict[str, list[BlobRecord]] = {}
+    for field, wt, s, e in _fields(buf, 0, len(buf), file):
+        if field in (100, 2) and wt == 2:
+            name, blobs = _layer(buf, s, e, file, v1=field == 2)
+            if blobs:
+                out[name] = blobs
+    return out
+
+
+def _layer(buf, start, end, file, v1: bool):
+    name_field, blobs_field = (4, 6) if v1 else (1, 7)
+    name, blobs = "", []
+    for field, wt, s, e in _fields(buf, start, end, file):
+        if field == name_field and wt == 2:
+            name = bytes(buf[s:e]).decode("utf-8", "replace")
+        elif field == blobs_field and wt == 2:
+            blobs.append(_blob(buf, s, e, file))
+    return name, blobs
+
+
+def _blob(buf, start, end, file) -> BlobRecord:
+    rec = BlobRecord(buf, file)
+    for field, wt, s, e in _fields(buf, start, end, file):
+        if 1 <= field <= 4 and wt == 0:
+            rec.legacy[field - 1] = s
+        elif field == 5 and wt == 2:
+            rec.chunks.append((s, (e - s) // 4))
+        elif field == 5 and wt == 5:
+            rec.chunks.append((s, 1))
+        elif field == 8 and wt == 2:
+            rec.dtype = "<f8"
+            rec.chunks.append((s, (e - s) // 8))
+        elif field == 7 and wt == 2:
+            dims = []
+            for f2, wt2, s2, e2 in _fields(buf, s, e, file):
+                if f2 == 1 and wt2 == 2:
+                    j = s2
+                    while j < e2:
+                        d, j = _varint(buf, j, e2, file)
+                        dims.append(d)
+                elif f2 == 1 and wt2 == 0:
+                    dims.append(s2)
+            rec.shape = tuple(dims)
+            rec.shaped = True
+    if not rec.shaped:
+        rec.shape = tuple(rec.legacy)
+    return rec
+
+
+# -- writing (tests, and anyone who needs a caffemodel for OpenCV) ----------------------------
+def _key(field: int, wt: int) -> bytes:
+    return _enc_varint(field << 3 | wt)
+
+
+def _enc_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _len_field(field: int, payload: bytes) -> bytes:
+    return _key(field, 2) + _enc_varint(len(payload)) + payload
+
+
+def encode_blob(array, legacy: bool = False) -> bytes:
+    import numpy as np
+    a = np.asarray(array, dtype="<f4")
+    out = b""
+    if legacy:
+        dims = (1,) * (4 - a.ndim) + tuple(a.shape)
+        for f, d in zip((1, 2, 3, 4), dims):
+            out += _key(f, 0) + _enc_varint(int(d))
+    else:
+        out += _len_field(7, _len_field(1, b"".join(_enc_varint(int(d)) for d in a.shape)))
+    return out + _len_field(5, a.tobytes())
+
+
+def write_caffemodel(path, layers, v1: bool = False) -> None:
+    """``layers``: [(name, type, [arrays])]. V1 writes `layers` with legacy 4-d blobs; its
+    type field is left out (readers match layers by name)."""
+    out = bytearray()
+    for name, type_, arrays in layers:
+        body = b""
+        if v1:
+            body += _len_field(4, name.encode())
+            for a in arrays:
+                body += _len_field(6, encode_blob(a, legacy=True))
+            out += _len_field(2, body)
+        else:
+            body += _len_field(1, name.encode()) + _len_field(2, type_.encode())
+            for a in arrays:
+                body += _len_field(7, encode_blob(a))
+            out += _len_field(100, body)
+    from ...fileio import write_atomic
+    write_atomic(path, bytes(out))
