@@ -9,6 +9,13 @@ import numpy as np
 
 from ..errors import GraphscopeError, UnsupportedError, require
 from ..ir.graph import Graph, Node, TensorType
+from ..registry import keyed_registry
+
+# Framework ops with an exact ONNX decomposition: op -> fn(node, helper, opset) returning
+# (nodes, initializers). Filled by lower_<framework>.py modules, imported lazily below.
+LOWERINGS: dict = {}
+lowering = keyed_registry(LOWERINGS)
+LOWERING_MODULES = ("lower_caffe",)
 
 DEFAULT_OPSET = 17
 NP_TO_ONNX = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,
@@ -22,6 +29,10 @@ ATTR_TO_INPUT = [("Squeeze", "axes", 1, 13), ("Unsqueeze", "axes", 1, 13),
                                    "ReduceL1", "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare")]
 
 
+# attributes adapters keep for tooltips and round trips, not part of the ONNX op
+NON_ONNX_ATTR_PREFIXES = ("caffe_", "torch_", "tf_", "keras_")
+
+
 def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
     """Build an ONNX model from a graph. ``with_weights=False`` leaves initializers out (a
     structure-only model). Raises UnsupportedError naming every node ONNX cannot express."""
@@ -29,7 +40,8 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
     from onnx import helper
     opset = opset or (graph.metadata.get("opset") if graph.metadata.get("format") == "onnx"
                       else None) or DEFAULT_OPSET
-    bad = [f"{n.name} ({n.op})" for _, n in graph.walk() if _foreign(n.op)]
+    _load_lowerings()
+    bad = [f"{n.name} ({n.op})" for _, n in graph.walk() if _foreign(n.op) and n.op not in LOWERINGS]
     if bad:
         more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
         raise UnsupportedError(f"no ONNX equivalent for {len(bad)} node(s): "
@@ -40,6 +52,17 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
     model = helper.make_model(body, opset_imports=opsets, producer_name="graphscope")
     model.ir_version = min(model.ir_version, 10)
     return model
+
+
+def _load_lowerings() -> None:
+    import importlib
+    for name in LOWERING_MODULES:
+        full = f"{__package__}.{name}"
+        try:
+            importlib.import_module(full)
+        except ModuleNotFoundError as exc:
+            if exc.name != full:
+                raise
 
 
 def _foreign(op: str) -> bool:
@@ -55,7 +78,14 @@ def _value_info(helper, name: str, t: TensorType):
 def _graph_proto(helper, graph: Graph, opset: int, with_weights: bool):
     from onnx import numpy_helper
     extra_inits: list = []
-    nodes = [_node_proto(helper, n, opset, extra_inits, with_weights) for n in graph.nodes]
+    nodes = []
+    for n in graph.nodes:
+        if n.op in LOWERINGS:
+            lowered, inits_ = LOWERINGS[n.op](n, helper, opset)
+            nodes += lowered
+            extra_inits += inits_
+        else:
+            nodes.append(_node_proto(helper, n, opset, extra_inits, with_weights))
     inits = []
     if with_weights:
         for name, v in graph.weights.items():
@@ -75,8 +105,10 @@ def _graph_proto(helper, graph: Graph, opset: int, with_weights: bool):
 
 def _node_proto(helper, node: Node, opset: int, extra_inits: list, with_weights: bool):
     from onnx import numpy_helper
-    attrs = dict(node.attrs)
+    attrs = {k: v for k, v in node.attrs.items() if not k.startswith(NON_ONNX_ATTR_PREFIXES)}
     inputs = ["" if v is None else v.name for v in node.inputs]
+    if node.op == "Dropout" and opset >= 12 and "ratio" in attrs:  # inference: ratio is moot
+        attrs.pop("ratio")
     for op, key, index, since in ATTR_TO_INPUT:
         if node.op == op and key in attrs and opset >= since:
             name = f"{node.name}/{key}"
