@@ -39,7 +39,7 @@ demo: $(VENV)/.core graphviz
 	@mkdir -p out
 	@for m in samples/*.onnx samples/*.prototxt; do \
 		[ -e "$$m" ] || continue; \
-		n=$$(basename "$${m%.*}"); \
+		n=$$(basename "$$m"); \
 		$(VENV)/bin/graphscope render "$$m" -o "out/$$n.svg" || exit 1; \
 	done
 	@ls -l out/
