@@ -343,5 +343,13 @@ class Graph:
         from .stats import totals
         return totals(self)
 
+    def _repr_html_(self) -> str:  # Jupyter: the interactive viewer
+        from ..notebook import repr_html
+        return repr_html(self)
+
+    def _repr_svg_(self) -> str | None:  # Jupyter, where HTML is not shown
+        from ..notebook import repr_svg
+        return repr_svg(self)
+
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, {len(self.nodes)} nodes)"

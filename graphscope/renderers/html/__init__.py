@@ -65,15 +65,27 @@ def _weight_stats(v: Value):
     return [float(arr.min()), float(arr.max()), float(arr.mean(dtype="float64"))]
 
 
+def probe_stats(probes) -> dict[str, dict]:
+    """Activation statistics by value name, from a runtime.probes.ProbeResult or a mapping."""
+    if probes is None:
+        return {}
+    if hasattr(probes, "layers"):
+        return {p.name: p.stats for p in probes.layers}
+    return dict(probes)
+
+
 def graph_data(graph: Graph, rankdir: str = "TB", depth: int | None = None,
-               theme: str = "default", weight_stats: bool = True) -> dict:
+               theme: str = "default", weight_stats: bool = True, probes=None) -> dict:
     """The document the viewer reads. Lists are positional to keep it small:
     nodes: [name, op, source_op|0, category, namespace index, label lines, [[attr, text]...],
-            [input value indices], [output value indices], params, macs, activation bytes]
-    values: [name, dtype, shape, weight [min, max, mean] | 1 (weight, no data) | 0, probe|0]
+            [input value indices], [output value indices], params, macs, activation bytes,
+            doc string]
+    values: [name, dtype, shape, weight [min, max, mean] | 1 (weight, no data) | 0,
+             activation statistics from probes (``probes=`` or value.meta["probe"]) | 0]
     boxes: [kind, node or value index]; edges: [src box, dst box, value index]
     namespaces: [path, parent index] (index 0 is the top level '')."""
     view = build_view(graph, None)
+    activations = probe_stats(probes)
     values: list[list] = []
     value_index: dict[int, int] = {}
 
@@ -84,7 +96,7 @@ def graph_data(graph: Graph, rankdir: str = "TB", depth: int | None = None,
             stats = 0
             if v.is_weight:
                 stats = (_weight_stats(v) if weight_stats else None) or 1
-            probe = v.meta.get("probe")
+            probe = activations.get(v.name) or v.meta.get("probe")
             values.append([v.name, v.type.dtype or "?", v.type.shape_str(), stats,
                            probe if isinstance(probe, dict) else 0])
         return i
@@ -119,7 +131,8 @@ def graph_data(graph: Graph, rankdir: str = "TB", depth: int | None = None,
                       [[k, fmt_value(v)] for k, v in sorted(n.attrs.items())],
                       [-1 if v is None else vidx(v) for v in n.inputs],
                       [vidx(v) for v in n.outputs],
-                      n.meta.get("params"), n.meta.get("macs"), n.meta.get("activation_bytes")])
+                      n.meta.get("params"), n.meta.get("macs"), n.meta.get("activation_bytes"),
+                      str(n.meta.get("doc") or "")])
     box_pos = {b.id: i for i, b in enumerate(view.boxes)}
     edges = [[box_pos[e.src], box_pos[e.dst], vidx(e.value)] for e in view.edges]
     palette = {key: list(_style(key, theme)) for key in categories + list(KINDS)}
@@ -136,12 +149,13 @@ def _style(key: str, theme: str):
 
 def render_html(graph: Graph, rankdir: str = "TB", depth: int | None = None,
                 theme: str = "default", embed: bool = False, height: str = "600px",
-                weight_stats: bool = True, **_options) -> str:
+                weight_stats: bool = True, probes=None, **_options) -> str:
     """A self-contained HTML page (or, with ``embed``, a <div> fragment to paste into a page).
-    ``depth`` None picks a readable starting depth; the user expands from there."""
+    ``depth`` None picks a readable starting depth; the user expands from there. ``probes``
+    (graphscope.probe(...)'s result) adds activation statistics to the side panel."""
     if rankdir not in RANKDIRS:
         raise UsageError(f"--rankdir must be one of {', '.join(RANKDIRS)}, not '{rankdir}'")
-    data = script_json(graph_data(graph, rankdir, depth, theme, weight_stats))
+    data = script_json(graph_data(graph, rankdir, depth, theme, weight_stats, probes))
     fragment = fill(asset("fragment.html"), height=html.escape(height if embed else "100%"),
                     css=asset("viewer.css"), data=data, js=asset("viewer.js"))
     if embed:
