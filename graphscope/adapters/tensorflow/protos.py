@@ -56,7 +56,8 @@ _MESSAGES = {
                                                       "FunctionDefLibrary")],
     "TensorInfo": [("name", 1, "string", _O, None), ("dtype", 2, "enum", _O, "DataType"),
                    ("tensor_shape", 3, "msg", _O, "TensorShapeProto")],
-    "SignatureDef": [("inputs", 1, "map", _R, "TensorInfo"), ("outputs", 2, "map", _R, "TensorInfo"),
+    "SignatureDef": [("inputs", 1, "map", _R, "TensorInfo"),
+                     ("outputs", 2, "map", _R, "TensorInfo"),
                      ("method_name", 3, "string", _O, None)],
     "MetaGraphDef": [("graph_def", 2, "msg", _O, "GraphDef"),
                      ("signature_def", 5, "map", _R, "SignatureDef")],
@@ -90,8 +91,12 @@ def messages() -> dict:
         protos[full] = owner.add(name=leaf)
     for full, fields in _MESSAGES.items():
         msg = protos[full]
+        if full == "AttrValue":  # all its fields are one `oneof value`
+            msg.oneof_decl.add(name="value")
         for fname, number, ftype, label, tname in fields:
             f = msg.field.add(name=fname, number=number, label=label)
+            if full == "AttrValue":
+                f.oneof_index = 0
             if ftype == "map":  # map<string, V>: a nested XxxEntry message
                 entry = msg.nested_type.add(name=fname.capitalize() + "Entry")
                 entry.options.map_entry = True
