@@ -5,7 +5,8 @@ import importlib.util
 import shutil
 
 EXTRAS = {"onnx": ("onnx", "onnxruntime"), "torch": ("torch",), "tf": ("tensorflow", "tf2onnx"),
-          "caffe": ("cv2",), "html": ("playwright",), "gpu": ("onnxruntime",)}
+          "caffe": ("cv2",), "html": ("playwright",), "train": ("tensorboard",),
+          "gpu": ("onnxruntime",)}
 
 
 def installed(module: str) -> bool:

@@ -1,6 +1,7 @@
 """The text that `caffe train` prints (glog lines from solver.cpp / sgd_solver.cpp).
 
-Series: train/loss (the displayed, averaged loss), train/<output> (Train net output #k),
+Series: train/avg_loss (the displayed loss: the solver's average over its last `average_loss`
+iterations), train/<output> (Train net output #k, as Caffe's tools/extra/parse_log.py reads),
 test/<output> (Test net output #k of test net 0; test<n>/<output> for net n), lr.
 A resumed run whose iteration numbers go back drops the points at or after the restart
 iteration, as TensorBoard does when a run restarts from a checkpoint.
@@ -18,7 +19,6 @@ _ITER_LOSS = re.compile(r"Iteration (\d+)(?: \([^)]*\))?, loss = (\S+)")
 _ITER_LR = re.compile(r"Iteration (\d+), lr = (\S+)")
 _TESTING = re.compile(r"Iteration (\d+), Testing net \(#(\d+)\)")
 _OUTPUT = re.compile(r"(Train|Test) net output #(\d+): (\S+) = (\S+)")
-_NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|-nan)"
 
 # cheap pre-filter: every line we use contains one of these words
 _KEYWORDS = ("Iteration", "net output")
@@ -76,7 +76,7 @@ def read_caffe_log(path: str, name: str) -> Run:
             if m:
                 it = int(m.group(1))
                 at(it)
-                add("train/loss", it, number(m.group(2), m, 2))
+                add("train/avg_loss", it, number(m.group(2), m, 2))
                 found = True
                 continue
             m = _ITER_LR.search(line)
