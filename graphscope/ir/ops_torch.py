@@ -13,6 +13,7 @@ from .shapes import rule
 from .stats import mac_rule
 
 register("torch.linear", "layer", "y = x W^T + b over an N-d x (Gemm with transB=1, batched)")
+register("torch.parameter", "constant", "one tensor of a checkpoint with no model to run")
 register("torch.adaptive_avg_pool2d", "pool", "average pool to a fixed output size",
          output_size=Attr("ints"))
 for _op in ("torch.lstm", "torch.gru", "torch.rnn_tanh", "torch.rnn_relu"):

@@ -245,10 +245,17 @@ for _n in _BINARY:
 
 
 # -- shape and tensor ops ---------------------------------------------------------------------
-@aten("view", "reshape", "_unsafe_view", "flatten", "unflatten", "_reshape_alias", "view_as",
+@aten("view", "reshape", "_unsafe_view", "unflatten", "_reshape_alias", "view_as",
       "reshape_as")
-def _reshape(a, rank, out_shape=None):
+def _reshape(a, rank):
     return "Reshape", [a["self"]], {}  # shape input added by the caller, from the output type
+
+
+@aten("flatten")
+def _flatten(a, rank):
+    if int(a.get("start_dim", 0)) == 1 and int(a.get("end_dim", -1)) == -1:
+        return "Flatten", [a["self"]], {"axis": 1}  # the same as ONNX Flatten(axis=1)
+    return "Reshape", [a["self"]], {}
 
 
 @aten("permute")
@@ -272,6 +279,11 @@ def _t(a, rank):
 @aten("cat", "concat", "concatenate")
 def _cat(a, rank):
     return "Concat", list(a["tensors"]), {"axis": int(a.get("dim", 0))}
+
+
+@aten("select")
+def _select(a, rank):  # x[:, i]: a Gather with a scalar index drops the axis, as select does
+    return "Gather", [a["self"], int(a["index"])], {"axis": int(a["dim"])}
 
 
 @aten("unsqueeze", "unsqueeze_")
