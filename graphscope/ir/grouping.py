@@ -21,6 +21,7 @@ class Box:
     namespace: str = ""            # for groups: the collapsed namespace
     members: list[Node] = field(default_factory=list)
     title: str = ""                # for groups: the namespace relative to its drawn cluster
+    module_class: str = ""         # for groups: the framework's class for it ('BasicBlock')
 
     def params(self) -> int:
         return sum(n.meta.get("params") or 0 for n in self.members)
@@ -73,6 +74,7 @@ def build_view(graph: Graph, depth: int | None = None, blobs: bool = False) -> V
     boxes: list[Box] = []
     by_id: dict[str, Box] = {}
     box_of_node: dict[int, Box] = {}
+    modules = graph.metadata.get("modules") or {}  # namespace -> class, where adapters know it
 
     def add(box: Box) -> Box:
         boxes.append(box)
@@ -88,7 +90,8 @@ def build_view(graph: Graph, depth: int | None = None, blobs: bool = False) -> V
             continue
         box = by_id.get(f"g:{group}")
         if box is None:
-            box = add(Box(f"g:{group}", "group", parent_namespace(group), namespace=group))
+            box = add(Box(f"g:{group}", "group", parent_namespace(group), namespace=group,
+                          module_class=modules.get(group, "")))
         box.members.append(n)
         box_of_node[id(n)] = box
     for v in graph.outputs:

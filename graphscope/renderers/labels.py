@@ -74,7 +74,8 @@ def box_lines(box: Box) -> list[str]:
     if box.kind in ("input", "output", "blob"):
         return [box.value.name, box.value.type.shape_str()]
     if box.kind == "group":
-        return [box.title or box.namespace.rsplit("/", 1)[-1],
+        name = box.title or box.namespace.rsplit("/", 1)[-1]
+        return [f"{name}: {box.module_class}" if box.module_class else name,
                 f"{len(box.members)} ops · {fmt_count(box.params())} params"]
     node = box.node
     lines = [node.op if node.op == node.source_op else f"{node.op} ({node.source_op})",
@@ -132,7 +133,8 @@ def box_tooltip(box: Box, boundary_in: list[Value] = (), boundary_out: list[Valu
     ops: dict[str, int] = {}
     for n in box.members:
         ops[n.op] = ops.get(n.op, 0) + 1
-    lines = [f"group: {box.namespace}", f"{len(box.members)} ops: " +
+    lines = [f"group: {box.namespace}" + (f" ({box.module_class})" if box.module_class else ""),
+             f"{len(box.members)} ops: " +
              ", ".join(f"{k} x{v}" for k, v in sorted(ops.items()))]
     if boundary_in:
         lines.append("inputs:")

@@ -119,3 +119,13 @@ def test_blobs_draw_tensors_as_nodes():
     blobs = [b for b in view.boxes if b.kind == "blob"]
     assert len(blobs) == len(g.nodes) - 1  # every node output but the graph output
     assert "octagon" in g.render("dot", blobs=True)
+
+
+def test_collapsed_module_shows_its_class():
+    torch = pytest.importorskip("torch")
+    from tests.zoo import torch_models
+    g = graphscope.load(torch_models.ResNet18(), example_inputs=(torch.randn(1, 3, 32, 32),))
+    groups = [b for b in build_view(g, depth=1).boxes if b.kind == "group"]
+    labels = {b.namespace: b.module_class for b in groups}
+    assert labels["layer1/0"] == "BasicBlock"
+    assert '0: BasicBlock' in g.render("dot", depth=1)
