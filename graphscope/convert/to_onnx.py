@@ -47,7 +47,8 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
         raise UnsupportedError(f"no ONNX equivalent for {len(bad)} node(s): "
                                f"{', '.join(bad[:8])}{more}")
     body = _graph_proto(helper, graph, opset, with_weights)
-    domains = {n.op.rsplit(".", 1)[0] for _, n in graph.walk() if "." in n.op}
+    domains = {n.op.rsplit(".", 1)[0] for _, n in graph.walk()
+               if "." in n.op and n.op not in LOWERINGS}
     opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(domains)]
     model = helper.make_model(body, opset_imports=opsets, producer_name="graphscope")
     model.ir_version = min(model.ir_version, 10)

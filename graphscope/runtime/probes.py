@@ -86,9 +86,10 @@ def select_nodes(graph: Graph, pattern: str | None) -> list[Node]:
 
 
 def _unrunnable(graph: Graph) -> list[Node]:
-    from ..convert.to_onnx import _foreign
-    return [n for n in graph.nodes
-            if _foreign(n.op) or ("." in n.op and n.op.rsplit(".", 1)[0] not in ORT_DOMAINS)]
+    from ..convert.to_onnx import LOWERINGS, _foreign, _load_lowerings
+    _load_lowerings()  # framework ops with an ONNX decomposition run like any other
+    return [n for n in graph.nodes if n.op not in LOWERINGS and
+            (_foreign(n.op) or ("." in n.op and n.op.rsplit(".", 1)[0] not in ORT_DOMAINS))]
 
 
 def top_k(scores: np.ndarray, k: int = 5) -> list[tuple[int, float]] | None:

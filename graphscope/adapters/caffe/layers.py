@@ -299,6 +299,11 @@ def pooling(b: Builder, L: Layer) -> None:
                 span = size - k[i]
                 if (-(-span // strides[i])) * strides[i] >= size:
                     op = "caffe.Pooling"
+            # with padding both drop it, but ONNX's shape inference does not: keep Caffe's
+            if isinstance(size, int) and pads[i] > 0:
+                span = size + 2 * pads[i] - k[i]
+                if (-(-span // strides[i])) * strides[i] >= size + pads[i]:
+                    op = "caffe.Pooling"
     if op == "caffe.Pooling":
         attrs["pool"] = kind
     b.node(L, op, [x], attrs)
