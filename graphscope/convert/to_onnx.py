@@ -15,7 +15,7 @@ from ..registry import keyed_registry
 # (nodes, initializers). Filled by lower_<framework>.py modules, imported lazily below.
 LOWERINGS: dict = {}
 lowering = keyed_registry(LOWERINGS)
-LOWERING_MODULES = ("lower_caffe",)
+LOWERING_MODULES = ("lower_caffe", "lower_torch")
 
 DEFAULT_OPSET = 17
 NP_TO_ONNX = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,

@@ -497,6 +497,20 @@ def _constant(torch, node, ins):
     return torch.from_numpy(np.array(node.attrs["value"]))
 
 
+@impl("torch.linear")
+def _torch_linear(torch, node, ins):
+    return torch.nn.functional.linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None)
+
+
+@impl("Attention")
+def _attention(torch, node, ins):
+    q, k, v = ins[:3]
+    mask = ins[3] if len(ins) > 3 else None
+    return torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=bool(attr(node, "is_causal")),
+        scale=node.attrs.get("scale"))
+
+
 @impl("Embedding")
 def _embedding(torch, node, ins):
     return torch.nn.functional.embedding(ins[0].long(), ins[1])
