@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +11,12 @@ import pytest
 import graphscope
 from graphscope.adapters.caffe.caffemodel import write_caffemodel
 from graphscope.errors import UnsupportedError
+from tests.conftest import CORPUS
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("onnxruntime")
 
-BVLC = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "caffe" / "bvlc"
+BVLC = CORPUS / "caffe" / "bvlc"
 TOL = 1e-4  # relative to the layer's max |value|
 
 # Every tricky Caffe semantic in one small net.
