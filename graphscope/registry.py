@@ -14,3 +14,15 @@ def keyed_registry(table: dict) -> Callable:
             return fn
         return deco
     return register
+
+
+def import_optional(name: str):
+    """Import the module ``name`` if it exists; None if that very module is absent. A module
+    that exists but fails to import (a missing dependency inside it) still raises."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None

@@ -10,13 +10,13 @@ graph inputs and re-infers every shape). Modules are imported on first use, so r
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import GraphscopeError, ParseError, UnsupportedError, UsageError
 from ..ir import Graph, TensorType, run_passes
+from ..registry import import_optional
 
 # Tried in this order; the first whose match() says yes loads the source.
 ADAPTER_MODULES = ("ir_json", "onnx", "caffe", "pytorch", "tensorflow")
@@ -24,15 +24,8 @@ ADAPTER_MODULES = ("ir_json", "onnx", "caffe", "pytorch", "tensorflow")
 
 def adapters() -> list:
     """The adapter modules that are present in this installation, in match order."""
-    found = []
-    for name in ADAPTER_MODULES:
-        full = f"{__name__}.{name}"
-        try:
-            found.append(importlib.import_module(full))
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-    return found
+    mods = (import_optional(f"{__name__}.{name}") for name in ADAPTER_MODULES)
+    return [m for m in mods if m is not None]
 
 
 def find_adapter(source: Any, format: str | None = None):

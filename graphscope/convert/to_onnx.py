@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import GraphscopeError, UnsupportedError, require
 from ..ir.graph import Graph, Node, TensorType
-from ..registry import keyed_registry
+from ..registry import import_optional, keyed_registry
 
 # Framework ops with an exact ONNX decomposition: op -> fn(node, helper, opset) returning
 # (nodes, initializers). Filled by lower_<framework>.py modules, imported lazily below.
@@ -56,14 +56,8 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
 
 
 def _load_lowerings() -> None:
-    import importlib
     for name in LOWERING_MODULES:
-        full = f"{__package__}.{name}"
-        try:
-            importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
+        import_optional(f"{__package__}.{name}")
 
 
 def _foreign(op: str) -> bool:

@@ -8,14 +8,9 @@ from .stats import compute_stats, totals
 def _load_domain_ops() -> None:
     """Framework-specific ops ('caffe.PriorBox', 'torch.*', 'tf.*') register themselves, with
     their shape and MAC rules, from ops_<domain>.py modules beside this one."""
-    import importlib
+    from ..registry import import_optional
     for domain in ("caffe", "torch", "tf"):
-        full = f"{__name__}.ops_{domain}"
-        try:
-            importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
+        import_optional(f"{__name__}.ops_{domain}")
 
 
 _load_domain_ops()

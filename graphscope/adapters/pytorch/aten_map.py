@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ...registry import keyed_registry
+
 Translator = Callable[[dict, int], "tuple[str, list, dict] | None"]
 TABLE: dict[str, Translator] = {}
 
 
-def aten(*names: str):
-    def deco(fn):
-        for n in names:
-            TABLE[n] = fn
-        return fn
-    return deco
+aten = keyed_registry(TABLE)
 
 
 def _ints(v, n: int) -> list[int]:
