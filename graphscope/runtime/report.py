@@ -47,6 +47,10 @@ def render_probe_report(result: ProbeResult) -> str:
              f"{e(str(result.input.get('shape')))} from {e(str(result.input.get('source')))}</p>"]
     for err in result.errors:
         parts.append(f"<p class='err'>{e(err)}</p>")
+    from ..renderers.html import render_html
+    parts.append("<h2>Graph</h2><p class='muted'>click a layer: the side panel shows its "
+                 "activation statistics; its maps are in the section of the same name below</p>")
+    parts.append(render_html(g, embed=True, height="520px", probes=result))
     if result.top_k:
         rows = "".join(f"<tr><td>{c}</td><td>{s:.4f}</td></tr>" for c, s in result.top_k)
         parts.append(f"<h2>Top classes</h2><table><tr><th>class</th><th>score</th></tr>{rows}"

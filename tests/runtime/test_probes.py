@@ -110,6 +110,10 @@ def test_cli_probe_writes_report_and_json(tmp_path, zoo_dir):
     page = (tmp_path / "r.html").read_text()
     assert page.count("alt='feature maps'") == 11
     assert "First convolution's filters" in page and "class=\"hist\"" in page
+    assert page.count("<script") >= 1 and "graphscope" in page  # the viewer, inlined
+    import re
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
+    assert urls <= {"http://www.w3.org/2000/svg"}  # the SVG namespace, never fetched
 
 
 def test_cli_probe_bad_input_one_line(tmp_path, zoo_dir):
