@@ -108,3 +108,38 @@ def test_cli_explain_writes_overlay_npy_and_report(tmp_path):
     bad = run_cli("explain", model, "--target", "7", "-o", tmp_path / "bad.png")
     assert bad.returncode == 2 and "out of range" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.png").exists()
+
+
+def test_caffe_model_explained_through_the_converter_equals_pytorch(tmp_path):
+    """LeNet as a prototxt + caffemodel, and the same network written in PyTorch with the same
+    weights: the saliency and Grad-CAM maps agree."""
+    torch = pytest.importorskip("torch")
+    from graphscope.adapters.caffe.caffemodel import write_caffemodel
+    from tests.zoo import caffe_models
+    rng = np.random.default_rng(0)
+    shapes = {"conv1": [(20, 1, 5, 5), (20,)], "conv2": [(50, 20, 5, 5), (50,)],
+              "ip1": [(500, 800), (500,)], "ip2": [(10, 500), (10,)]}
+    blobs = {k: [(rng.standard_normal(s) / np.sqrt(np.prod(s[1:]) if len(s) > 1 else 10)
+                  ).astype(np.float32) for s in v] for k, v in shapes.items()}
+    proto = tmp_path / "lenet.prototxt"
+    proto.write_text(caffe_models.lenet())
+    kinds = {"conv1": "Convolution", "conv2": "Convolution", "ip1": "InnerProduct",
+             "ip2": "InnerProduct"}
+    write_caffemodel(tmp_path / "lenet.caffemodel", [(k, kinds[k], v) for k, v in blobs.items()])
+
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5),
+                        nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
+                        nn.Linear(500, 10), nn.Softmax(dim=1)).eval()
+    for layer, key in ((net[0], "conv1"), (net[2], "conv2"), (net[5], "ip1"), (net[7], "ip2")):
+        layer.weight.data = torch.from_numpy(blobs[key][0])
+        layer.bias.data = torch.from_numpy(blobs[key][1])
+    x = rng.standard_normal((1, 1, 28, 28)).astype(np.float32)
+    for method in ("saliency", "gradcam"):
+        via_caffe = graphscope.explain(proto, x, method=method, target=3,
+                                       weights=tmp_path / "lenet.caffemodel")
+        via_torch = graphscope.explain(net, x, method=method, target=3,
+                                       example_inputs=(torch.from_numpy(x),))
+        assert via_caffe.map.shape == via_torch.map.shape == (28, 28)
+        np.testing.assert_allclose(via_caffe.map, via_torch.map, rtol=1e-3,
+                                   atol=1e-6 * float(np.abs(via_torch.map).max()))
