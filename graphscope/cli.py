@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--channel", type=int, help="maximize: channel of --layer")
     ex.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
     ex.add_argument("--iterations", type=int, default=200, help="maximize iterations")
+    ex.add_argument("--grid", type=int, metavar="N",
+                    help="maximize: the first N channels of --layer, tiled in one image")
     ex.add_argument("-o", "--output", metavar="OUT.png",
                     help="overlay PNG (the raw map goes beside it as .npy)")
     ex.add_argument("--html", metavar="REPORT.html", help="HTML report, one panel per method")
@@ -240,7 +242,8 @@ def cmd_explain(args) -> int:
     for method in [m.strip() for m in args.method.split(",") if m.strip()]:
         options = {"steps": args.steps} if method == "integrated-gradients" else {}
         if method == "maximize":
-            options = {"iterations": args.iterations, "channel": args.channel}
+            options = {"iterations": args.iterations, "channel": args.channel,
+                       "grid": args.grid}
         results.append(explain(graph, args.input, method=method, target=args.target,
                                layer=args.layer, preprocess=pre, seed=args.seed, **options))
     out = args.output or (None if args.html else str(Path(args.model).with_suffix(".explain.png")))

@@ -225,7 +225,33 @@ def run(ex, method: str, x, target, layer, **options) -> ExplainResult:
         options["layer"] = layer
     elif layer is not None and method != "cam":
         raise UsageError(f"--layer applies to gradcam, gradcam++ and maximize, not {method}")
+    grid = options.pop("grid", None)
+    if grid and method == "maximize":
+        options.pop("layer", None)
+        return _maximize_grid(ex, x, t, layer, int(grid), scores, **options)
     m, attributions, extra = fn(ex, x, t, **options)
     extra = extra or {}
     return ExplainResult(method, t, np.asarray(m, dtype=np.float32), attributions, x.numpy(),
                          extra.get("layer"), scores.numpy(), extra)
+
+
+def _maximize_grid(ex, x, target, layer, count: int, scores, **options) -> ExplainResult:
+    """Activation maximization for the first ``count`` channels of ``layer``, as one grid."""
+    from ..imaging import normalize, tile
+    if layer is None:
+        raise UsageError("--grid needs --layer (the layer whose channels to maximize)")
+    value = ex.layer_value(layer)
+    channels = min(count, value.type.shape[1])
+    options.pop("channel", None)
+    images, ratios = [], []
+    for c in range(channels):
+        _, img, extra = maximize(ex, x, target, layer=layer, channel=c, **options)
+        images.append(normalize(img[0].transpose(1, 2, 0)))
+        ratios.append(extra["gain"])
+    pictures = np.stack(images)
+    if pictures.shape[-1] == 1:
+        pictures = np.repeat(pictures, 3, axis=-1)
+    grid = tile(pictures[..., :3], fill=1.0)
+    return ExplainResult("maximize", target, grid.mean(axis=-1).astype(np.float32), None,
+                         x.numpy(), value.name, scores.numpy(),
+                         {"grid": grid, "gains": ratios, "channels": channels})

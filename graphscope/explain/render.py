@@ -19,6 +19,8 @@ def input_picture(x: np.ndarray) -> np.ndarray:
 
 def overlay(result: ExplainResult, alpha: float = 0.5) -> np.ndarray:
     """The map (normalised, viridis) blended over the input picture."""
+    if "grid" in result.extra:  # many channels' maximizing images, tiled
+        return (result.extra["grid"] * 255).astype(np.uint8)
     if result.method == "maximize":
         return (normalize(result.extra["image"][0].transpose(1, 2, 0)[..., :3]) * 255
                 ).astype(np.uint8) if result.input.shape[1] >= 3 else input_picture(

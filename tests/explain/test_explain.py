@@ -143,3 +143,13 @@ def test_caffe_model_explained_through_the_converter_equals_pytorch(tmp_path):
         assert via_caffe.map.shape == via_torch.map.shape == (28, 28)
         np.testing.assert_allclose(via_caffe.map, via_torch.map, rtol=1e-3,
                                    atol=1e-6 * float(np.abs(via_torch.map).max()))
+
+
+def test_maximize_grid_tiles_one_image_per_channel(region):
+    r = graphscope.explain(region, POSITIVE, method="maximize", layer="relu", grid=4,
+                           iterations=20)
+    assert r.extra["channels"] == 4
+    assert r.extra["grid"].shape == (2 * 16 + 1, 2 * 16 + 1, 3)  # 2x2 tiles, 1px gaps
+    assert all(g > 0 for g in r.extra["gains"])  # every channel's activation went up
+    from graphscope.explain.render import overlay_png
+    assert overlay_png(r).startswith(b"\x89PNG")
