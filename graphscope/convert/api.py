@@ -60,6 +60,8 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
     if target == "tf":
         raise UnsupportedError("conversion to TensorFlow is not available yet; convert to "
                                "ONNX and use onnx-tf or onnx2tf")
+    from .from_tf import runnable_graph
+    graph = runnable_graph(graph, opset or 17)  # Keras layers -> tf2onnx's ONNX
     if target == "onnx":
         model = to_onnx_checked(graph, opset)
         if output is not None:

@@ -109,7 +109,9 @@ def probe(model, input="random", layers: str | None = None, preprocess: Preproce
     """Run ``model`` (a Graph, a path or a live model) once on ``input`` and return the output,
     with statistics, of every layer matching ``layers`` (all by default)."""
     from .. import load
+    from ..convert.from_tf import runnable_graph
     graph = model if isinstance(model, Graph) else load(model, **load_options)
+    graph = runnable_graph(graph)  # Keras files run through tf2onnx's ONNX
     chosen = select_nodes(graph, layers)
     errors = []
     blocked_roots = _unrunnable(graph)
