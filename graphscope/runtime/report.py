@@ -49,8 +49,12 @@ def render_probe_report(result: ProbeResult) -> str:
         parts.append(f"<p class='err'>{e(err)}</p>")
     from ..renderers.html import render_html
     parts.append("<h2>Graph</h2><p class='muted'>click a layer: the side panel shows its "
-                 "activation statistics; its maps are in the section of the same name below</p>")
-    parts.append(render_html(g, embed=True, height="520px", probes=result))
+                 "activation statistics and feature maps</p>")
+    maps = {p.name: data_uri(upscale(feature_grid(p.array))) for p in result.layers
+            if p.array.dtype.kind == "f" and p.array.size}
+    stats = {p.name: dict(p.stats, **({"maps": maps[p.name]} if p.name in maps else {}))
+             for p in result.layers}
+    parts.append(render_html(g, embed=True, height="520px", probes=stats))
     if result.top_k:
         rows = "".join(f"<tr><td>{c}</td><td>{s:.4f}</td></tr>" for c, s in result.top_k)
         parts.append(f"<h2>Top classes</h2><table><tr><th>class</th><th>score</th></tr>{rows}"
@@ -63,8 +67,8 @@ def render_probe_report(result: ProbeResult) -> str:
     parts.append("</table>")
     for p in result.layers:
         img = ""
-        if p.array.dtype.kind == "f" and p.array.size:
-            img = f"<div class='maps'><img alt='feature maps' src='{data_uri(upscale(feature_grid(p.array)))}'></div>"
+        if p.name in maps:
+            img = f"<div class='maps'><img alt='feature maps' src='{maps[p.name]}'></div>"
         parts.append(f"<section id='{e(_anchor(p.name))}'><h2>{e(p.node)} <span class='muted'>"
                      f"{e(p.op)} → {e(p.name)} {'x'.join(map(str, p.shape))}</span></h2>{img}"
                      f"</section>")

@@ -315,3 +315,20 @@ def test_probe_statistics_in_panel(browser, tmp_path):
     assert [f"{name} mean", f"{stats['mean']:.4g}"] in [[a, f"{float(b):.4g}"] for a, b in rows]
     assert len(rows) == len(stats)
     p.close()
+
+
+def test_probe_report_panel_shows_the_layers_feature_maps(browser, tmp_path):
+    """In `graphscope probe`'s report, selecting a layer in the viewer shows its maps."""
+    from graphscope.runtime.report import render_probe_report
+    result = graphscope.probe(onnx_models.lenet(), layers="conv*")
+    path = tmp_path / "report.html"
+    path.write_text(render_probe_report(result))
+    p = Page(browser, path)
+    p.js("window.graphscope.select('conv2')")
+    p.wait_until("document.querySelector('img.gs-maps')?.naturalWidth > 0")
+    size = p.js("(() => { const i = document.querySelector('img.gs-maps');"
+                " return [i.naturalWidth, i.naturalHeight, i.alt]; })()")
+    assert size[2] == "feature maps of conv2_out"
+    assert size[0] >= 8 * 8 and size[1] >= 8 * 7  # 50 channels of 8x8, tiled 8 wide
+    assert p.errors == [] and p.requests == []
+    p.close()

@@ -911,11 +911,16 @@ Viewer.prototype.openPanel = function (k) {
   var probes = nd[8].filter(function (v) { return D.values[v][4]; });
   if (probes.length) rows('Activations (probes)', [].concat.apply([], probes.map(function (v) {
     var p = D.values[v][4];
-    return Object.keys(p).sort().map(function (key) {
+    return Object.keys(p).sort().filter(function (key) { return key !== 'maps'; }).map(function (key) {
       var x = p[key];
       return [D.values[v][0] + ' ' + key, typeof x === 'number' && !Number.isInteger(x) ? x.toPrecision(4) : String(x)];
     });
   })), 'gs-probes');
+  probes.forEach(function (v) {  // feature maps, when the probe report attached them
+    var uri = D.values[v][4].maps;
+    if (typeof uri === 'string' && uri.indexOf('data:image/png;base64,') === 0)
+      el('img', {'class': 'gs-maps', src: uri, alt: 'feature maps of ' + D.values[v][0]}, side);
+  });
 };
 
 Viewer.prototype.toggleTable = function () {
