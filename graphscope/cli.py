@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", dest="json_out", metavar="FILE", help="write the statistics as JSON")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--top-k", type=int, default=5)
+    pr.add_argument("--backend", choices=("onnxruntime", "torch"), default="onnxruntime",
+                    help="run through onnxruntime (default; CUDA when available) or torch")
     _add_preprocess_options(pr)
     return p
 
@@ -265,7 +267,7 @@ def cmd_probe(args) -> int:
     graph = _load(args)
     _warn(graph)
     result = probe(graph, args.input, layers=args.layers, preprocess=_preprocess(args, graph),
-                   seed=args.seed, k=args.top_k)
+                   seed=args.seed, k=args.top_k, backend=args.backend)
     for err in result.errors:
         print(f"graphscope: warning: {err}", file=sys.stderr)
     if args.json_out:

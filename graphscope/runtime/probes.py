@@ -104,14 +104,22 @@ def top_k(scores: np.ndarray, k: int = 5) -> list[tuple[int, float]] | None:
     return [(int(i), float(s[i])) for i in idx]
 
 
+BACKENDS = ("onnxruntime", "torch")
+
+
 def probe(model, input="random", layers: str | None = None, preprocess: Preprocess | None = None,
-          seed: int = 0, k: int = 5, **load_options) -> ProbeResult:
+          seed: int = 0, k: int = 5, backend: str = "onnxruntime", **load_options) -> ProbeResult:
     """Run ``model`` (a Graph, a path or a live model) once on ``input`` and return the output,
-    with statistics, of every layer matching ``layers`` (all by default)."""
+    with statistics, of every layer matching ``layers`` (all by default). ``backend`` is
+    onnxruntime (default) or torch (the IR's torch interpreter)."""
     from .. import load
     from ..convert.from_tf import runnable_graph
+    if backend not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
     graph = model if isinstance(model, Graph) else load(model, **load_options)
     graph = runnable_graph(graph)  # Keras files run through tf2onnx's ONNX
+    if backend == "torch":
+        return _probe_torch(graph, input, layers, preprocess, seed, k)
     chosen = select_nodes(graph, layers)
     errors = []
     blocked_roots = _unrunnable(graph)
@@ -129,6 +137,31 @@ def probe(model, input="random", layers: str | None = None, preprocess: Preproce
         from .onnxruntime import OnnxRuntimeSession
         session = OnnxRuntimeSession(extract(graph, runnable, names) if blocked else graph, names)
         arrays = session.run({k_: v for k_, v in feeds.items() if k_ in session.input_names})
+    return _result(graph, chosen, set(wanted), arrays, feeds, input, k, errors)
+
+
+def _probe_torch(graph: Graph, input, layers, preprocess, seed: int, k: int) -> ProbeResult:
+    """The same probe through the torch interpreter (framework ops decomposed as `convert`
+    does), one forward pass capturing every chosen value."""
+    import torch
+
+    from ..explain.api import through_onnx
+    from .torch import build_module
+    graph = through_onnx(graph)
+    chosen = select_nodes(graph, layers)
+    wanted = [v.name for n in chosen for v in n.outputs]
+    feeds = make_feeds(graph, input, preprocess, seed)
+    module = build_module(graph).eval()
+    with torch.no_grad():
+        outs, captured = module(*[torch.from_numpy(np.ascontiguousarray(feeds[v.name]))
+                                  for v in graph.inputs], capture=wanted)
+    arrays = {name: t.numpy() for name, t in captured.items()}
+    for v, t in zip(graph.outputs, outs):
+        arrays.setdefault(v.name, t.numpy())
+    return _result(graph, chosen, set(wanted), arrays, feeds, input, k, [])
+
+
+def _result(graph, chosen, wanted, arrays, feeds, input, k, errors) -> ProbeResult:
     probes = []
     for n in chosen:
         for v in n.outputs:

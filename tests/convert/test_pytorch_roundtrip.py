@@ -50,3 +50,15 @@ def test_probe_through_onnxruntime_equals_torch_forward_hooks():
     for path, out in seen.items():
         p = by_namespace[path.replace(".", "/")]
         np.testing.assert_allclose(p.array, out.numpy(), rtol=1e-4, atol=1e-5, err_msg=path)
+
+
+def test_probe_backends_agree_on_a_pytorch_model():
+    model, x = original("mobilenetv2")
+    graph = graphscope.load(model, example_inputs=(x,))
+    via_ort = graphscope.probe(graph, x.numpy())
+    via_torch = graphscope.probe(graph, x.numpy(), backend="torch")
+    assert [p.name for p in via_ort.layers] == [p.name for p in via_torch.layers]
+    assert len(via_ort.layers) > 20
+    for a, b in zip(via_ort.layers, via_torch.layers):
+        np.testing.assert_allclose(b.array, a.array, rtol=1e-4, atol=1e-5, err_msg=a.node)
+    assert via_ort.top_k[0][0] == via_torch.top_k[0][0]
