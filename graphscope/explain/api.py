@@ -119,12 +119,21 @@ def explain(model, input="random", method: str = "saliency", target=None, layer:
     if method not in METHODS:
         raise UsageError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
     load_keys = ("format", "input_shapes", "weights", "phase", "trust", "example_inputs")
+    from ..convert.from_tf import runnable_graph
     graph = model if isinstance(model, Graph) else load(
         model, **{k: options.pop(k) for k in load_keys if k in options})
+    channels_last = graph.metadata.get("format") == "tensorflow"
+    if channels_last and method in ("cam", "gradcam", "gradcam++") and layer is None:
+        raise UsageError(f"{method} on a channels-last (Keras) model needs --layer naming a "
+                         f"N x C x H x W value of its ONNX form")
+    graph = runnable_graph(graph)  # Keras files run through tf2onnx's ONNX
     ex = Explainer(graph)
     feeds = make_feeds(graph, input, preprocess, seed)
     x = ex.torch.from_numpy(np.ascontiguousarray(feeds[ex.input.name], dtype=np.float32))
     if x.dim() != 4:
         raise UsageError(f"explanations need an image-shaped input (N x C x H x W); "
                          f"'{ex.input.name}' is {tuple(x.shape)}")
+    if channels_last:  # every method works on N x C x H x W; the module permutes back
+        x = x.permute(0, 3, 1, 2).contiguous()
+        ex.module.input_perm = (0, 2, 3, 1)
     return methods.run(ex, method, x, target, layer, **options)

@@ -50,8 +50,11 @@ def _make_module_class(torch):
                 self._names[name] = key
             self.taps: dict[str, Callable] = {}  # value name -> fn(tensor) -> tensor
             self.overrides: dict[str, Callable] = {}  # op -> impl, e.g. guided ReLU
+            self.input_perm: tuple | None = None  # permute the first input first (NCHW->NHWC)
 
         def forward(self, *args, capture: list[str] | None = None):
+            if self.input_perm is not None:
+                args = (args[0].permute(*self.input_perm),) + args[1:]
             env: dict[str, object] = {}
             for v, a in zip(self.graph.inputs, args):
                 env[v.name] = a

@@ -44,3 +44,19 @@ def test_keras_model_probes_through_onnx(keras_file):
     assert {"Conv", "Relu", "MaxPool"} <= ops
     relu = next(p for p in result.layers if p.op == "Relu")
     assert relu.stats["min"] >= 0 and relu.stats["zero_fraction"] > 0
+
+
+def test_keras_saliency_equals_tensorflow_gradients(keras_file):
+    import tensorflow as tf
+    path, x, _ = keras_file
+    model = keras.saving.load_model(path)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        score = model(xt, training=False)[0, 2]
+    expected = np.abs(tape.gradient(score, xt).numpy()[0]).max(axis=-1)  # H x W
+    r = graphscope.explain(path, x, method="saliency", target=2)
+    assert r.map.shape == (16, 16)
+    np.testing.assert_allclose(r.map, expected, rtol=1e-3, atol=1e-6)
+    with pytest.raises(graphscope.GraphscopeError, match="needs --layer"):
+        graphscope.explain(path, x, method="gradcam")
