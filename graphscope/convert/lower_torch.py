@@ -17,3 +17,20 @@ def _linear(node, helper, opset):
         nodes.append(helper.make_node("Add", [mm, node.inputs[2].name], [out],
                                       name=f"{node.name}/Add"))
     return nodes, []
+
+
+@lowering("torch.unbind")
+def _unbind(node, helper, opset):
+    """unbind(x, dim) -> Split into size-1 pieces along dim, each Squeezed."""
+    import numpy as np
+    from onnx import numpy_helper
+    dim = int(node.attrs.get("dim", 0))
+    pieces = [f"{node.name}/piece{i}" for i in range(len(node.outputs))]
+    axes = f"{node.name}/axes"
+    nodes = [helper.make_node("Split", [node.inputs[0].name], pieces, name=f"{node.name}/Split",
+                              axis=dim, **({"num_outputs": len(pieces)} if opset >= 18 else {}))]
+    for piece, out in zip(pieces, node.outputs):
+        nodes.append(helper.make_node("Squeeze", [piece, axes], [out.name],
+                                      name=f"{out.name}/Squeeze"))
+    return nodes, [numpy_helper.from_array(np.array([dim], np.int64), axes)]
+

@@ -15,7 +15,7 @@ from ..registry import import_optional, keyed_registry
 # (nodes, initializers). Filled by lower_<framework>.py modules, imported lazily below.
 LOWERINGS: dict = {}
 lowering = keyed_registry(LOWERINGS)
-LOWERING_MODULES = ("lower_caffe", "lower_torch")
+LOWERING_MODULES = ("lower_caffe", "lower_torch", "lower_opset")
 
 DEFAULT_OPSET = 17
 NP_TO_ONNX = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,
@@ -105,6 +105,13 @@ def _node_proto(helper, node: Node, opset: int, extra_inits: list, with_weights:
     if node.op == "Dropout" and opset >= 12 and "ratio" in attrs:  # inference: ratio is moot
         attrs.pop("ratio")
     for op, key, index, since in ATTR_TO_INPUT:
+        if node.op == op and opset < since and key not in attrs and len(inputs) > index \
+                and node.inputs[index] is not None and node.inputs[index].data is not None:
+            # the older opset wants an attribute where the graph has a constant input
+            attrs[key] = [int(v) for v in np.asarray(node.inputs[index].data.array).reshape(-1)]
+            inputs[index] = ""
+            while inputs and inputs[-1] == "":
+                inputs.pop()
         if node.op == op and key in attrs and opset >= since:
             name = f"{node.name}/{key}"
             extra_inits.append(numpy_helper.from_array(np.asarray(attrs.pop(key), np.int64), name))

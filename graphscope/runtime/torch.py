@@ -505,6 +505,11 @@ def _torch_linear(torch, node, ins):
     return torch.nn.functional.linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None)
 
 
+@impl("torch.unbind")
+def _torch_unbind(torch, node, ins):
+    return list(torch.unbind(ins[0], dim=int(node.attrs.get("dim", 0))))
+
+
 @impl("Attention")
 def _attention(torch, node, ins):
     q, k, v = ins[:3]

@@ -17,7 +17,7 @@ def original(name):
     return model, example()
 
 
-@pytest.mark.parametrize("name", CNNS)
+@pytest.mark.parametrize("name", CNNS + ["vit"])
 def test_pytorch_to_onnx_and_back_match_the_module(name):
     model, x = original(name)
     with torch.no_grad():
