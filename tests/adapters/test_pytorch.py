@@ -214,3 +214,25 @@ def test_match_is_cheap_and_precise(tmp_path):
     assert not pt.match(other)  # a .bin that is not a zip or a pickle is someone else's
     assert pt.match(Z.ALL["unet"][0]())
     assert not pt.match({"a": 1})
+
+
+def test_fx_symbolic_trace_path_gives_the_export_graph():
+    """The torch.fx middle path (forced here) reads ResNet-18 with the same totals, shapes and
+    module paths as torch.export."""
+    make, example = Z.ALL["resnet18"]
+    model, x = make().eval(), example()
+    via_export = graphscope.load(model, example_inputs=(x,))
+    via_fx = graphscope.load(model, example_inputs=(x,), capture="fx")
+    assert via_fx.metadata["capture"] == "torch.fx"
+    assert via_fx.totals()["params"] == via_export.totals()["params"] == \
+        sum(p.numel() for p in model.parameters())
+    assert via_fx.totals()["macs"] == via_export.totals()["macs"]
+    assert via_fx.outputs[0].type.shape == via_export.outputs[0].type.shape
+    assert {n.namespace for n in via_fx.nodes} == {n.namespace for n in via_export.nodes}
+
+
+def test_data_dependent_model_falls_past_fx_to_jit_trace():
+    make, example = Z.ALL["datadep"]
+    g = graphscope.load(make().eval(), example_inputs=(example(),))
+    assert g.metadata["capture"] == "torch.jit.trace"
+    assert "torch.export" in g.metadata["capture_fallback_reason"]

@@ -56,4 +56,5 @@ def load(source, example_inputs=None, input_shapes=None, model_factory=None, tru
 
 def _method(capture):
     return {None: None, "export": "export", "jit": "jit", "torch.export": "export",
-            "jit.trace": "jit", "torch.jit.trace": "jit"}.get(capture, capture)
+            "fx": "fx", "torch.fx": "fx", "jit.trace": "jit",
+            "torch.jit.trace": "jit"}.get(capture, capture)

@@ -1,4 +1,5 @@
-"""Capture a live nn.Module: torch.export first, then torch.jit.trace; read either into the IR.
+"""Capture a live nn.Module: torch.export first, then torch.fx symbolic tracing (exported to
+ATen), then torch.jit.trace; read the result into the IR.
 
 torch.export gives an ATen graph with FakeTensor metadata ('val') and the module stack of
 every node; jit.trace runs the model once and records the ops taken (so Python control flow
@@ -37,6 +38,18 @@ def capture(module, example_inputs: tuple, dynamic_shapes=None, method: str | No
             errors.append(f"torch.export: {_first_line(exc)}")
         else:
             return read_exported(ep, type(module).__name__, capture="torch.export")
+    if method in (None, "fx"):
+        try:
+            graph = _capture_fx(module, example_inputs, dynamic_shapes)
+        except Exception as exc:  # symbolic tracing refuses data-dependent Python control flow
+            if method == "fx":
+                raise UnsupportedError(f"torch.fx symbolic tracing failed: "
+                                       f"{_first_line(exc)}") from None
+            errors.append(f"torch.fx: {_first_line(exc)}")
+        else:
+            if errors:
+                graph.metadata["capture_fallback_reason"] = errors[0]
+            return graph
     try:
         with torch.no_grad(), _quiet():
             traced = torch.jit.trace(module, example_inputs, check_trace=False, strict=False)
@@ -47,6 +60,17 @@ def capture(module, example_inputs: tuple, dynamic_shapes=None, method: str | No
     if errors:
         graph.metadata["capture_fallback_reason"] = errors[0]
     return graph
+
+
+def _capture_fx(module, example_inputs, dynamic_shapes):
+    """torch.fx symbolic tracing: the module's Python is traced into an fx GraphModule (which
+    keeps the submodule hierarchy), then exported to ATen, so the same reader and op mapping
+    apply. It rescues models whose Python export cannot follow but fx can."""
+    import torch
+    with _quiet():
+        gm = torch.fx.symbolic_trace(module)
+        ep = torch.export.export(gm, example_inputs, dynamic_shapes=dynamic_shapes, strict=False)
+    return read_exported(ep, type(module).__name__, capture="torch.fx")
 
 
 @contextlib.contextmanager
