@@ -25,7 +25,8 @@ def load(source, **options) -> Graph:
 
 def render(source, path_or_format, **options):
     """Load (if needed) and render: ``render("m.onnx", "m.svg")`` writes m.svg."""
-    graph = source if isinstance(source, Graph) else load(source, **_load_options(options))
+    from .adapters import split_load_options
+    graph = source if isinstance(source, Graph) else load(source, **split_load_options(options))
     return graph.render(path_or_format, **options)
 
 
@@ -71,10 +72,6 @@ def explain(model, input="random", method: str = "saliency", **options):
     return _explain(model, input, method=method, **options)
 
 
-def _load_options(options: dict) -> dict:
-    keys = ("format", "input_shapes", "weights", "phase", "trust")
-    return {k: options.pop(k) for k in keys if k in options}
-
-
-__all__ = ["load", "render", "info", "record", "probe", "Graph", "Node", "TensorType", "Value", "GraphscopeError",
-           "ParseError", "GraphError", "ShapeError", "UnsupportedError", "__version__"]
+__all__ = ["load", "render", "info", "probe", "convert", "explain", "record", "Graph", "Node",
+           "TensorType", "Value", "GraphscopeError", "ParseError", "GraphError", "ShapeError",
+           "UnsupportedError", "__version__"]

@@ -18,6 +18,17 @@ from ..errors import GraphscopeError, ParseError, UnsupportedError, UsageError
 from ..ir import Graph, TensorType, run_passes
 from ..registry import import_optional
 
+# Options that belong to loading (the rest of an API call's options go to the renderer,
+# the probe or the explanation).
+LOAD_OPTIONS = ("format", "input_shapes", "weights", "phase", "trust", "example_inputs",
+                "model_factory", "level", "signature", "capture", "dynamic_shapes")
+
+
+def split_load_options(options: dict) -> dict:
+    """Remove and return the loading options in ``options``."""
+    return {k: options.pop(k) for k in LOAD_OPTIONS if k in options}
+
+
 # Tried in this order; the first whose match() says yes loads the source.
 ADAPTER_MODULES = ("ir_json", "onnx", "caffe", "pytorch", "tensorflow")
 

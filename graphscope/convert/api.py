@@ -6,8 +6,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import UnsupportedError, UsageError
 from ..fileio import write_atomic
 from ..ir.graph import Graph
@@ -110,7 +108,7 @@ def verify_conversion(graph: Graph, target: str, model, rtol: float, atol: float
     names = [v.name for n in graph.nodes for v in n.outputs]
     source = OnnxRuntimeSession(graph, names).run(feeds)
     if target == "onnx":
-        target_values = _run_onnx_model(model, feeds, names)
+        target_values = OnnxRuntimeSession(model, names).run(feeds)
     else:
         import torch
         with torch.no_grad():
@@ -118,18 +116,3 @@ def verify_conversion(graph: Graph, target: str, model, rtol: float, atol: float
                                 capture=names)
         target_values = {k: v.numpy() for k, v in captured.items()}
     return compare(graph, source, target_values, rtol, atol)
-
-
-def _run_onnx_model(model, feeds: dict, names: list[str]) -> dict[str, np.ndarray]:
-    import onnx
-    import onnxruntime as ort
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    have = {o.name for o in m.graph.output}
-    for name in names:
-        if name not in have:
-            m.graph.output.append(onnx.ValueInfoProto(name=name))
-    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    outs = [o.name for o in sess.get_outputs()]
-    return dict(zip(outs, sess.run(outs, {k: v for k, v in feeds.items()
-                                          if k in {i.name for i in sess.get_inputs()}})))

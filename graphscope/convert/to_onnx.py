@@ -40,8 +40,7 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
     from onnx import helper
     opset = opset or (graph.metadata.get("opset") if graph.metadata.get("format") == "onnx"
                       else None) or DEFAULT_OPSET
-    _load_lowerings()
-    bad = [f"{n.name} ({n.op})" for _, n in graph.walk() if _foreign(n.op) and n.op not in LOWERINGS]
+    bad = [f"{n.name} ({n.op})" for _, n in graph.walk() if not has_onnx_form(n.op)]
     if bad:
         more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
         raise UnsupportedError(f"no ONNX equivalent for {len(bad)} node(s): "
@@ -60,9 +59,11 @@ def _load_lowerings() -> None:
         import_optional(f"{__package__}.{name}")
 
 
-def _foreign(op: str) -> bool:
-    """Ops of another framework ('caffe.X', 'torch.X', 'tf.X') have no ONNX form."""
-    return op.split(".", 1)[0] in ("caffe", "torch", "tf", "keras")
+def has_onnx_form(op: str) -> bool:
+    """False for another framework's op ('caffe.X', 'torch.X', 'tf.X') that no lowering
+    decomposes; every other op is ONNX's own or a custom-domain op ONNX can carry."""
+    _load_lowerings()
+    return op.split(".", 1)[0] not in ("caffe", "torch", "tf", "keras") or op in LOWERINGS
 
 
 def _value_info(helper, name: str, t: TensorType):

@@ -28,9 +28,9 @@ class Explainer:
     """A graph as a differentiable torch module, with helpers every method shares."""
 
     def __init__(self, graph: Graph):
-        from ..runtime.torch import build_module
+        from ..runtime.torch import build_module, torch_runnable
         self.torch = require("torch", "torch", "explanations")
-        self.graph = graph = through_onnx(graph)
+        self.graph = graph = torch_runnable(graph)
         self.module = build_module(graph).eval()
         if len(graph.inputs) != 1:
             raise UsageError("explanations need a model with exactly one input")
@@ -97,17 +97,6 @@ class Explainer:
         return grad
 
 
-def through_onnx(graph: Graph) -> Graph:
-    """The graph with its framework ops (caffe.Pooling, torch.linear, ...) decomposed into ONNX
-    ops by the converter, when the torch backend lacks them: the same path `convert` takes."""
-    from ..runtime.torch import supported
-    if all(supported(n.op) for _, n in graph.walk()):
-        return graph
-    from .. import load
-    from ..convert.to_onnx import to_onnx
-    return load(to_onnx(graph))
-
-
 def explain(model, input="random", method: str = "saliency", target=None, layer: str | None = None,
             preprocess=None, seed: int = 0, **options) -> ExplainResult:
     """Explain one prediction. ``model`` is a Graph, a path or a live model; ``input`` an array,
@@ -118,10 +107,9 @@ def explain(model, input="random", method: str = "saliency", target=None, layer:
     from . import methods
     if method not in METHODS:
         raise UsageError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
-    load_keys = ("format", "input_shapes", "weights", "phase", "trust", "example_inputs")
+    from ..adapters import split_load_options
     from ..convert.from_tf import runnable_graph
-    graph = model if isinstance(model, Graph) else load(
-        model, **{k: options.pop(k) for k in load_keys if k in options})
+    graph = model if isinstance(model, Graph) else load(model, **split_load_options(options))
     channels_last = graph.metadata.get("format") == "tensorflow"
     if channels_last and method in ("cam", "gradcam", "gradcam++") and layer is None:
         raise UsageError(f"{method} on a channels-last (Keras) model needs --layer naming a "

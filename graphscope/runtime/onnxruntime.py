@@ -15,13 +15,18 @@ def providers() -> list[str]:
 
 
 class OnnxRuntimeSession:
-    """An onnxruntime session over a Graph, with ``outputs`` (value names) exposed."""
+    """An onnxruntime session over a Graph or an onnx.ModelProto, with ``outputs`` (value
+    names) exposed as extra graph outputs."""
 
-    def __init__(self, graph: Graph, outputs: list[str] | None = None):
+    def __init__(self, source: Graph | object, outputs: list[str] | None = None):
         ort = require("onnxruntime", "onnx", "running models")
-        from ..convert.to_onnx import to_onnx
-        self.graph = graph
-        model = to_onnx(graph)
+        if isinstance(source, Graph):
+            from ..convert.to_onnx import to_onnx
+            model = to_onnx(source)
+        else:  # a ModelProto of the caller's: extra outputs go on a copy
+            import onnx
+            model = onnx.ModelProto()
+            model.CopyFrom(source)
         declared = {o.name for o in model.graph.output}
         for name in outputs or []:
             if name not in declared:
@@ -40,6 +45,8 @@ class OnnxRuntimeSession:
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every output by name; feeds the session has no input for are left out."""
+        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
         try:
             arrays = self.session.run(self.output_names, feeds)
         except Exception as exc:

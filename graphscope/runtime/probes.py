@@ -86,10 +86,9 @@ def select_nodes(graph: Graph, pattern: str | None) -> list[Node]:
 
 
 def _unrunnable(graph: Graph) -> list[Node]:
-    from ..convert.to_onnx import LOWERINGS, _foreign, _load_lowerings
-    _load_lowerings()  # framework ops with an ONNX decomposition run like any other
-    return [n for n in graph.nodes if n.op not in LOWERINGS and
-            (_foreign(n.op) or ("." in n.op and n.op.rsplit(".", 1)[0] not in ORT_DOMAINS))]
+    from ..convert.to_onnx import LOWERINGS, has_onnx_form
+    return [n for n in graph.nodes if not has_onnx_form(n.op) or
+            (n.op not in LOWERINGS and "." in n.op and n.op.rsplit(".", 1)[0] not in ORT_DOMAINS)]
 
 
 def top_k(scores: np.ndarray, k: int = 5) -> list[tuple[int, float]] | None:
@@ -136,7 +135,7 @@ def probe(model, input="random", layers: str | None = None, preprocess: Preproce
     if names:
         from .onnxruntime import OnnxRuntimeSession
         session = OnnxRuntimeSession(extract(graph, runnable, names) if blocked else graph, names)
-        arrays = session.run({k_: v for k_, v in feeds.items() if k_ in session.input_names})
+        arrays = session.run(feeds)
     return _result(graph, chosen, set(wanted), arrays, feeds, input, k, errors)
 
 
@@ -145,9 +144,8 @@ def _probe_torch(graph: Graph, input, layers, preprocess, seed: int, k: int) -> 
     does), one forward pass capturing every chosen value."""
     import torch
 
-    from ..explain.api import through_onnx
-    from .torch import build_module
-    graph = through_onnx(graph)
+    from .torch import build_module, torch_runnable
+    graph = torch_runnable(graph)
     chosen = select_nodes(graph, layers)
     wanted = [v.name for n in chosen for v in n.outputs]
     feeds = make_feeds(graph, input, preprocess, seed)

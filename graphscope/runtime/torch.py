@@ -22,6 +22,16 @@ def supported(op: str) -> bool:
     return op in IMPLS
 
 
+def torch_runnable(graph: Graph) -> Graph:
+    """The graph with its framework ops (caffe.Pooling, torch.linear, ...) decomposed into ONNX
+    ops by the converter, when this backend lacks them: the same path `convert` takes."""
+    if all(supported(n.op) for _, n in graph.walk()):
+        return graph
+    from .. import load
+    from ..convert.to_onnx import to_onnx
+    return load(to_onnx(graph))
+
+
 def build_module(graph: Graph, trainable: bool = False):
     """An nn.Module computing ``graph``. Raises UnsupportedError naming the ops it lacks."""
     torch = require("torch", "torch", "running a graph with torch")
