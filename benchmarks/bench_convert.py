@@ -40,13 +40,14 @@ def big_model(mb: int) -> onnx.ModelProto:
 
 
 def peak_growth_mb(code: str, *args: str) -> float:
-    """Peak RSS during ``code`` minus the RSS before it, with every import done first."""
-    wrapper = ("import resource, sys; sys.path.insert(0, %r)\n"
+    """Peak RSS during ``code`` minus the RSS before it, with every import done first.
+    VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's RSS at fork time."""
+    wrapper = ("import sys; sys.path.insert(0, %r)\n"
                "import numpy, onnx, onnxruntime, torch, graphscope, graphscope.runtime.torch\n"
-               "rss = lambda: int(next(l for l in open('/proc/self/status') "
-               "if l.startswith('VmRSS')).split()[1]) / 1024\n"
-               "before = rss()\n%s\n"
-               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)"
+               "kb = lambda key: int(next(l for l in open('/proc/self/status') "
+               "if l.startswith(key)).split()[1]) / 1024\n"
+               "before = kb('VmRSS')\n%s\n"
+               "print(kb('VmHWM') - before)"
                % (str(ROOT), code))
     out = subprocess.run([sys.executable, "-c", wrapper, *args], check=True,
                          capture_output=True, text=True).stdout

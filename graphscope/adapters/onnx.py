@@ -22,20 +22,21 @@ def match(source) -> bool:
 def load(source, **options) -> Graph:
     onnx = require("onnx", "onnx", "reading ONNX")
     if isinstance(source, Path):
-        try:
-            model = onnx.load(str(source), load_external_data=False)
-        except Exception as exc:  # protobuf's DecodeError and friends
+        from .onnx_scan import read_structure
+        try:  # large weights stay in the file until asked for
+            model, raw_spans = read_structure(source)
+        except Exception as exc:  # protobuf's DecodeError, our ParseError and friends
             raise ParseError(f"not a valid ONNX model ({exc.__class__.__name__}: "
                              f"{str(exc) or 'cannot decode protobuf'})", file=str(source)) from None
         base_dir = str(source.parent)
         where = str(source)
     else:
-        model, base_dir, where = source, None, None
+        model, base_dir, where, raw_spans = source, None, None, {}
     if not model.HasField("graph") or model.ir_version <= 0:
         raise ParseError("not a valid ONNX model (no graph or no ir_version; truncated or not "
                          "an ONNX file?)", file=where)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-    reader = _Reader(onnx, base_dir, where)
+    reader = _Reader(onnx, base_dir, where, raw_spans)
     graph = reader.graph(model.graph, None)
     graph.metadata.update({
         "format": FORMAT, "opset": opsets.get("ai.onnx"), "opsets": opsets,
@@ -59,15 +60,20 @@ def tensor_type(type_proto) -> TensorType:
 
 
 class _Reader:
-    def __init__(self, onnx, base_dir: str | None, where: str | None):
+    def __init__(self, onnx, base_dir: str | None, where: str | None, raw_spans: dict):
         self.onnx = onnx
         self.base_dir = base_dir
         self.where = where
+        self.raw_spans = raw_spans  # top-level initializers whose data is still in the file
         from onnx import numpy_helper
         self.to_array = numpy_helper.to_array
 
-    def weight(self, tensor) -> WeightData:
+    def weight(self, tensor, top_level: bool) -> WeightData:
+        span = self.raw_spans.get(tensor.name) if top_level else None
+
         def load_array(t=tensor):
+            if span is not None:
+                return span.read_array(t)
             if self.base_dir is None:
                 return self.to_array(t)
             return self.to_array(t, self.base_dir)
@@ -77,7 +83,7 @@ class _Reader:
     def graph(self, gp, parent: Graph | None) -> Graph:
         g = Graph(gp.name or "graph", parent=parent)
         for t in gp.initializer:
-            g.add_weight(t.name, self.weight(t))
+            g.add_weight(t.name, self.weight(t, parent is None))
         init_names = {t.name for t in gp.initializer}
         for vi in gp.input:
             if vi.name not in init_names:  # IR < 4 lists initializers as inputs too

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UnsupportedError, UsageError
-from ..fileio import write_atomic
 from ..ir.graph import Graph
 from .verify import VerifyReport, compare
 
@@ -16,10 +15,19 @@ TARGETS = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".pb": "tf", ".
 
 @dataclass
 class Conversion:
-    model: object                 # onnx.ModelProto or torch.nn.Module
     target: str
     path: Path | None = None
     report: VerifyReport | None = None
+    converted: object = None      # the model when it is in memory
+
+    @property
+    def model(self):
+        """onnx.ModelProto or torch.nn.Module. A streamed ONNX file is read back only when
+        asked for (it was written without holding all its weights at once)."""
+        if self.converted is None and self.target == "onnx" and self.path is not None:
+            import onnx
+            self.converted = onnx.load(str(self.path))
+        return self.converted
 
 
 def target_for(path: str | os.PathLike | None, to: str | None) -> str:
@@ -37,16 +45,8 @@ def target_for(path: str | os.PathLike | None, to: str | None) -> str:
 
 def to_onnx_checked(graph: Graph, opset: int | None = None):
     """ONNX that passes onnx.checker's full check, with shapes inferred."""
-    import onnx
-    from .to_onnx import to_onnx
-    model = to_onnx(graph, opset)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-        onnx.checker.check_model(model, full_check=True)
-    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise UnsupportedError(f"the exported ONNX does not pass onnx.checker: "
-                               f"{str(exc).strip().splitlines()[0]}") from None
-    return model
+    from .onnx_file import checked_skeleton
+    return checked_skeleton(graph, opset, {})
 
 
 def convert(source, to: str | None = None, output: str | os.PathLike | None = None,
@@ -61,16 +61,21 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
     from .from_tf import runnable_graph
     graph = runnable_graph(graph, opset or 17)  # Keras layers -> tf2onnx's ONNX
     if target == "onnx":
-        model = to_onnx_checked(graph, opset)
-        if output is not None:
-            write_atomic(output, model.SerializeToString())
+        if output is None:
+            model = to_onnx_checked(graph, opset)
+        else:  # weights streamed to the file; the model is read back only if asked for
+            from .onnx_file import write_onnx
+            write_onnx(graph, output, opset)
+            model = None
     else:
         from ..runtime.torch import build_module
         model = build_module(graph)
         if output is not None:
             _save_torchscript(model, graph, output, seed)
-    report = verify_conversion(graph, target, model, rtol, atol, seed) if verify else None
-    return Conversion(model, target, None if output is None else Path(output), report)
+    result = Conversion(target, None if output is None else Path(output), None, model)
+    if verify:
+        result.report = verify_conversion(graph, target, result.model, rtol, atol, seed)
+    return result
 
 
 def _example_inputs(graph: Graph, seed: int):

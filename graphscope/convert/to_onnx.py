@@ -33,9 +33,16 @@ ATTR_TO_INPUT = [("Squeeze", "axes", 1, 13), ("Unsqueeze", "axes", 1, 13),
 NON_ONNX_ATTR_PREFIXES = ("caffe_", "torch_", "tf_", "keras_")
 
 
-def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
+def onnx_dtype(dtype: str | None) -> int | None:
+    """ONNX's TensorProto data type for a numpy dtype name."""
+    return NP_TO_ONNX.get(dtype or "float32")
+
+
+def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True,
+            leave_out: set[str] = frozenset()):
     """Build an ONNX model from a graph. ``with_weights=False`` leaves initializers out (a
-    structure-only model). Raises UnsupportedError naming every node ONNX cannot express."""
+    structure-only model), ``leave_out`` the named ones (streamed by onnx_file.write_onnx).
+    Raises UnsupportedError naming every node ONNX cannot express."""
     onnx = require("onnx", "onnx", "exporting to ONNX")
     from onnx import helper
     opset = opset or (graph.metadata.get("opset") if graph.metadata.get("format") == "onnx"
@@ -45,7 +52,7 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True):
         more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
         raise UnsupportedError(f"no ONNX equivalent for {len(bad)} node(s): "
                                f"{', '.join(bad[:8])}{more}")
-    body = _graph_proto(helper, graph, opset, with_weights)
+    body = _graph_proto(helper, graph, opset, with_weights, leave_out)
     domains = {n.op.rsplit(".", 1)[0] for _, n in graph.walk()
                if "." in n.op and n.op not in LOWERINGS}
     opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in sorted(domains)]
@@ -68,10 +75,11 @@ def has_onnx_form(op: str) -> bool:
 
 def _value_info(helper, name: str, t: TensorType):
     shape = None if t.shape is None else [d if d is not None else None for d in t.shape]
-    return helper.make_tensor_value_info(name, NP_TO_ONNX.get(t.dtype or "float32", 1), shape)
+    return helper.make_tensor_value_info(name, onnx_dtype(t.dtype) or 1, shape)
 
 
-def _graph_proto(helper, graph: Graph, opset: int, with_weights: bool):
+def _graph_proto(helper, graph: Graph, opset: int, with_weights: bool,
+                 leave_out: set[str] = frozenset()):
     from onnx import numpy_helper
     extra_inits: list = []
     nodes = []
@@ -85,7 +93,7 @@ def _graph_proto(helper, graph: Graph, opset: int, with_weights: bool):
     inits = []
     if with_weights:
         for name, v in graph.weights.items():
-            if v.consumers or v in graph.outputs:
+            if (v.consumers or v in graph.outputs) and name not in leave_out:
                 try:
                     arr = np.asarray(v.data.array)
                 except GraphscopeError as exc:

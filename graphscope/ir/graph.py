@@ -73,6 +73,13 @@ class WeightData:
             self._array = self._loader()
         return self._array
 
+    def read(self):
+        """The array, without keeping it when it was not loaded already: for one pass over
+        weights that together would not fit in memory (streaming a conversion)."""
+        if self._array is not None or self._loader is None:
+            return self.array
+        return self._loader()
+
 
 class Value:
     """An edge: a tensor produced by at most one node and read by any number of them."""

@@ -52,7 +52,7 @@ def _make_module_class(torch):
             self._names: dict[str, str] = {}
             for i, (name, v) in enumerate(sorted(graph.weights.items())):
                 key = f"w{i}_" + "".join(c if c.isalnum() else "_" for c in name)[:60]
-                t = torch.from_numpy(np.array(v.data.array))
+                t = torch.from_numpy(_owned(v.data.read()))
                 if t.is_floating_point():
                     self.register_parameter(key, nn.Parameter(t, requires_grad=trainable))
                 else:
@@ -90,6 +90,12 @@ def _make_module_class(torch):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _owned(a) -> np.ndarray:
+    """A writable array torch may share: the weight as read, copied only when read-only."""
+    a = np.asarray(a)
+    return a if a.flags.writeable and a.flags.c_contiguous else np.array(a)
+
+
 def _ints(t) -> list[int]:
     if t is None:
         return []

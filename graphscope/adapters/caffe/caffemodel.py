@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ... import protowire as wire
 from ...errors import ParseError
 
 
@@ -60,50 +61,8 @@ class BlobRecord:
         return a.reshape(want)
 
 
-def _varint(buf, i: int, end: int, file) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if i >= end:
-            raise ParseError(f"truncated caffemodel (a number runs past byte {end})", file=file)
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, i
-        shift += 7
-        if shift > 63:
-            raise ParseError(f"corrupt caffemodel (bad varint at byte {i})", file=file)
-
-
 def _fields(buf, start: int, end: int, file):
-    """Yield (field, wire_type, value_or_start, stop) for each field in buf[start:end]."""
-    i = start
-    while i < end:
-        key, i = _varint(buf, i, end, file)
-        field, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = _varint(buf, i, end, file)
-            yield field, wt, v, i
-        elif wt == 2:
-            n, i = _varint(buf, i, end, file)
-            if i + n > end:
-                raise ParseError(f"truncated caffemodel (field {field} needs {n} bytes at byte "
-                                 f"{i}, only {end - i} left)", file=file)
-            yield field, wt, i, i + n
-            i += n
-        elif wt == 5:
-            if i + 4 > end:
-                raise ParseError("truncated caffemodel", file=file)
-            yield field, wt, i, i + 4
-            i += 4
-        elif wt == 1:
-            if i + 8 > end:
-                raise ParseError("truncated caffemodel", file=file)
-            yield field, wt, i, i + 8
-            i += 8
-        else:
-            raise ParseError(f"not a caffemodel (protobuf wire type {wt} at byte {i})",
-                             file=file)
+    return wire.fields(buf, start, end, file, "caffemodel")
 
 
 def read_caffemodel(path) -> dict[str, list[BlobRecord]]:
@@ -153,7 +112,7 @@ def _blob(buf, start, end, file) -> BlobRecord:
                 if f2 == 1 and wt2 == 2:
                     j = s2
                     while j < e2:
-                        d, j = _varint(buf, j, e2, file)
+                        d, j = wire.read_varint(buf, j, e2, file, "caffemodel")
                         dims.append(d)
                 elif f2 == 1 and wt2 == 0:
                     dims.append(s2)
@@ -165,26 +124,6 @@ def _blob(buf, start, end, file) -> BlobRecord:
 
 
 # -- writing (tests, and anyone who needs a caffemodel for OpenCV) ----------------------------
-def _key(field: int, wt: int) -> bytes:
-    return _enc_varint(field << 3 | wt)
-
-
-def _enc_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _len_field(field: int, payload: bytes) -> bytes:
-    return _key(field, 2) + _enc_varint(len(payload)) + payload
-
-
 def encode_blob(array, legacy: bool = False) -> bytes:
     import numpy as np
     a = np.asarray(array, dtype="<f4")
@@ -192,10 +131,10 @@ def encode_blob(array, legacy: bool = False) -> bytes:
     if legacy:
         dims = (1,) * (4 - a.ndim) + tuple(a.shape)
         for f, d in zip((1, 2, 3, 4), dims):
-            out += _key(f, 0) + _enc_varint(int(d))
+            out += wire.key(f, wire.VARINT) + wire.varint(int(d))
     else:
-        out += _len_field(7, _len_field(1, b"".join(_enc_varint(int(d)) for d in a.shape)))
-    return out + _len_field(5, a.tobytes())
+        out += wire.len_field(7, wire.len_field(1, b"".join(wire.varint(int(d)) for d in a.shape)))
+    return out + wire.len_field(5, a.tobytes())
 
 
 def write_caffemodel(path, layers, v1: bool = False) -> None:
@@ -205,14 +144,14 @@ def write_caffemodel(path, layers, v1: bool = False) -> None:
     for name, type_, arrays in layers:
         body = b""
         if v1:
-            body += _len_field(4, name.encode())
+            body += wire.len_field(4, name.encode())
             for a in arrays:
-                body += _len_field(6, encode_blob(a, legacy=True))
-            out += _len_field(2, body)
+                body += wire.len_field(6, encode_blob(a, legacy=True))
+            out += wire.len_field(2, body)
         else:
-            body += _len_field(1, name.encode()) + _len_field(2, type_.encode())
+            body += wire.len_field(1, name.encode()) + wire.len_field(2, type_.encode())
             for a in arrays:
-                body += _len_field(7, encode_blob(a))
-            out += _len_field(100, body)
+                body += wire.len_field(7, encode_blob(a))
+            out += wire.len_field(100, body)
     from ...fileio import write_atomic
     write_atomic(path, bytes(out))

@@ -1,0 +1,127 @@
+"""An .onnx file's structure, without its large weights in memory.
+
+onnx.load parses the whole file, weights included, into memory (and reading it needs the
+file's bytes besides: twice the model at the peak). Here the file is walked field by field:
+every field is kept except the `raw_data` of large top-level initializers, which is
+remembered as (offset, length) and read from the file when that weight is asked for. Drawing
+or counting a 1 GB model then reads a few megabytes.
+
+Field numbers (onnx.proto): ModelProto.graph 7; GraphProto.initializer 5;
+TensorProto dims 1, data_type 2, name 8, raw_data 9.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import protowire as wire
+
+MODEL_GRAPH, GRAPH_INITIALIZER, TENSOR_NAME, TENSOR_RAW_DATA = 7, 5, 8, 9
+STRIP_MIN_BYTES = 4096  # smaller tensors stay in the proto: not worth a file read each
+WHAT = "ONNX file"
+# numpy dtypes the raw bytes map onto directly (little-endian, as ONNX stores them)
+RAW_DTYPES = {1: "<f4", 2: "u1", 3: "i1", 4: "<u2", 5: "<i2", 6: "<i4", 7: "<i8", 9: "?",
+              10: "<f2", 11: "<f8", 12: "<u4", 13: "<u8"}
+
+
+@dataclass(frozen=True)
+class RawSpan:
+    """Where a stripped initializer's bytes lie in the file."""
+    path: str
+    offset: int
+    length: int
+
+    def read_array(self, header):
+        """The weight as a numpy array; ``header`` is its TensorProto without raw_data."""
+        import numpy as np
+        dtype = RAW_DTYPES.get(header.data_type)
+        shape = tuple(header.dims)
+        if dtype is not None:  # one read, straight into the array
+            count = self.length // np.dtype(dtype).itemsize
+            return np.fromfile(self.path, dtype=dtype, count=count,
+                               offset=self.offset).reshape(shape)
+        from onnx import TensorProto, numpy_helper  # bfloat16, float8, int4: onnx decodes
+        t = TensorProto()
+        t.CopyFrom(header)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            t.raw_data = f.read(self.length)
+        return numpy_helper.to_array(t)
+
+
+def read_structure(path: Path):
+    """(onnx.ModelProto without the large initializers' raw_data, {initializer name: RawSpan}).
+    Raises ParseError when the file is not protobuf."""
+    import onnx
+    file = str(path)
+    spans: dict[str, RawSpan] = {}
+    kept = bytearray()
+    with open(path, "rb") as f:
+        buf = FileWindow(f)
+        for field, wt, at, s, e in wire.spans(buf, 0, len(buf), file, WHAT):
+            if field == MODEL_GRAPH and wt == wire.LEN:
+                kept += wire.len_field(MODEL_GRAPH, _graph_without_raw(buf, s, e, file, spans))
+            else:
+                kept += buf[at:e]
+    model = onnx.ModelProto()
+    model.ParseFromString(bytes(kept))
+    return model, spans
+
+
+class FileWindow:
+    """A file indexed like bytes (buf[i], buf[a:b]) through a small read window, so that
+    walking the fields reads their headers, not the weights between them. (A memory map
+    would do, but the kernel maps megabytes around each touched page: the RSS grows.)"""
+
+    WINDOW = 1 << 16
+
+    def __init__(self, f):
+        self.f = f
+        self.size = os.fstat(f.fileno()).st_size
+        self.start, self.data = 0, b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _read(self, start: int, n: int) -> bytes:
+        self.f.seek(start)
+        return self.f.read(n)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            a, b = i.start or 0, min(i.stop, self.size)
+            if self.start <= a and b <= self.start + len(self.data):
+                return self.data[a - self.start:b - self.start]
+            return self._read(a, b - a)
+        if not self.start <= i < self.start + len(self.data):
+            self.start, self.data = i, self._read(i, self.WINDOW)
+        return self.data[i - self.start]
+
+
+def _graph_without_raw(buf, start: int, end: int, file: str, spans: dict) -> bytes:
+    out = bytearray()
+    for field, wt, at, s, e in wire.spans(buf, start, end, file, WHAT):
+        if field == GRAPH_INITIALIZER and wt == wire.LEN:
+            out += wire.len_field(GRAPH_INITIALIZER, _tensor_header(buf, s, e, file, spans))
+        else:
+            out += buf[at:e]
+    return bytes(out)
+
+
+def _tensor_header(buf, start: int, end: int, file: str, spans: dict) -> bytes:
+    """The TensorProto's bytes without a large raw_data, whose place goes into ``spans``."""
+    out, name, raw = bytearray(), None, None
+    for field, wt, at, s, e in wire.spans(buf, start, end, file, WHAT):
+        if field == TENSOR_RAW_DATA and wt == wire.LEN and e - s >= STRIP_MIN_BYTES:
+            raw = (s, e - s)
+            continue
+        if field == TENSOR_NAME and wt == wire.LEN:
+            name = bytes(buf[s:e]).decode("utf-8", "replace")
+        out += buf[at:e]
+    if raw is None:
+        return bytes(out)
+    if name is None or name in spans:  # unnamed or repeated: keep it whole, as it was
+        return bytes(buf[start:end])
+    spans[name] = RawSpan(file, *raw)
+    return bytes(out)
