@@ -83,13 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "by layer with --verify")
     _add_load_options(cv)
     cv.add_argument("-o", "--output", required=True, metavar="DST",
-                    help="output file (.onnx, or .pt for a TorchScript archive)")
+                    help="output: .onnx; .pt for a TorchScript archive; .py for PyTorch "
+                         "source (+ .pth state_dict); a directory with --to tf (SavedModel)")
     cv.add_argument("--to", choices=("onnx", "pytorch", "tf"), help="target (default: DST's suffix)")
     cv.add_argument("--opset", type=int, help="ONNX opset (default: the source's, or 17)")
     cv.add_argument("--verify", action="store_true",
                     help="run source and target on the same inputs and compare every layer")
+    cv.add_argument("--report", metavar="REPORT.html",
+                    help="HTML: both graphs side by side, the divergence marked (implies --verify)")
+    cv.add_argument("--input", default="random", metavar="IMG|FILE.npy|random",
+                    help="what --verify feeds the first input (default: seeded random)")
     cv.add_argument("--rtol", type=float, default=1e-4)
     cv.add_argument("--atol", type=float, default=1e-5)
+    cv.add_argument("--seed", type=int, default=0)
+    _add_preprocess_options(cv)
 
     ex = sub.add_parser("explain", help="saliency, integrated gradients, Grad-CAM, ... for "
                         "one prediction")
@@ -217,8 +224,11 @@ def cmd_convert(args) -> int:
     graph = _load(args)
     _warn(graph)
     result = convert(graph, to=args.to, output=args.output, opset=args.opset,
-                     verify=args.verify, rtol=args.rtol, atol=args.atol)
+                     verify=args.verify, rtol=args.rtol, atol=args.atol, seed=args.seed,
+                     input=args.input, preprocess=_preprocess(args, graph), report=args.report)
     print(result.path)
+    if args.report:
+        print(args.report)
     if result.report is not None:
         sys.stdout.write(result.report.table())
         if not result.report.ok:

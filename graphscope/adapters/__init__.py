@@ -84,6 +84,8 @@ def load(source: Any, format: str | None = None,
     graph.metadata.setdefault("format", adapter.FORMAT)
     if isinstance(source, Path):
         graph.metadata.setdefault("path", str(source))
+    if options.get("trust"):  # running it later (tf2onnx on a Keras file) may load code too
+        graph.metadata["trusted"] = True
     if input_shapes and not getattr(adapter, "HANDLES_INPUT_SHAPES", False):
         apply_input_shapes(graph, input_shapes)
     try:

@@ -10,7 +10,9 @@ from ..errors import UnsupportedError, UsageError
 from ..ir.graph import Graph
 from .verify import VerifyReport, compare
 
-TARGETS = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".pb": "tf", ".keras": "tf"}
+# output suffix -> target: .pt/.pth a TorchScript archive, .py generated source (+ .pth
+# state_dict beside it); TensorFlow writes a SavedModel directory, so it needs --to tf
+TARGETS = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".py": "pytorch"}
 
 
 @dataclass
@@ -51,31 +53,55 @@ def to_onnx_checked(graph: Graph, opset: int | None = None):
 
 def convert(source, to: str | None = None, output: str | os.PathLike | None = None,
             opset: int | None = None, verify: bool = False, rtol: float = 1e-4,
-            atol: float = 1e-5, seed: int = 0, **load_options) -> Conversion:
+            atol: float = 1e-5, seed: int = 0, input="random", preprocess=None,
+            report: str | os.PathLike | None = None, **load_options) -> Conversion:
+    """Convert ``source`` (a path, live model or Graph) to ``to`` (default: ``output``'s
+    suffix). ``verify`` (implied by ``report``, an HTML path) compares every layer on
+    ``input`` (random, an image or a .npy file; ``preprocess`` for images)."""
     from .. import load
     graph = source if isinstance(source, Graph) else load(source, **load_options)
     target = target_for(output, to)
-    if target == "tf":
-        raise UnsupportedError("conversion to TensorFlow is not available yet; convert to "
-                               "ONNX and use onnx-tf or onnx2tf")
     from .from_tf import runnable_graph
-    graph = runnable_graph(graph, opset or 17)  # Keras layers -> tf2onnx's ONNX
-    if target == "onnx":
-        if output is None:
-            model = to_onnx_checked(graph, opset)
-        else:  # weights streamed to the file; the model is read back only if asked for
-            from .onnx_file import write_onnx
-            write_onnx(graph, output, opset)
-            model = None
-    else:
-        from ..runtime.torch import build_module
-        model = build_module(graph)
-        if output is not None:
-            _save_torchscript(model, graph, output, seed)
+    graph = runnable_graph(graph, opset or 17)  # TensorFlow sources -> tf2onnx's ONNX
+    model = WRITERS[target](graph, output, opset, seed)
     result = Conversion(target, None if output is None else Path(output), None, model)
-    if verify:
-        result.report = verify_conversion(graph, target, result.model, rtol, atol, seed)
+    if verify or report is not None:
+        result.report = verify_conversion(graph, target, result.model, rtol, atol, seed,
+                                          source=source, input=input, preprocess=preprocess)
+    if report is not None:
+        from ..fileio import write_atomic
+        from .report import report_html
+        target_graph = load(result.model) if target == "onnx" else graph
+        write_atomic(report, report_html(graph, target_graph, result.report,
+                                         target_format=target, target_path=result.path))
     return result
+
+
+def _onnx(graph: Graph, output, opset, seed):
+    if output is None:
+        return to_onnx_checked(graph, opset)
+    from .onnx_file import write_onnx  # weights streamed; read back only if asked for
+    write_onnx(graph, output, opset)
+    return None
+
+
+def _pytorch(graph: Graph, output, opset, seed):
+    from ..runtime.torch import build_module
+    model = build_module(graph)
+    if output is not None:
+        _save_torchscript(model, graph, output, seed)
+    return model
+
+
+def _tf(graph: Graph, output, opset, seed):
+    from .to_tf import build_tf_module, save_saved_model
+    model = build_tf_module(graph)
+    if output is not None:
+        save_saved_model(model, output)
+    return model
+
+
+WRITERS = {"onnx": _onnx, "pytorch": _pytorch, "tf": _tf}
 
 
 def _example_inputs(graph: Graph, seed: int):
@@ -104,20 +130,26 @@ def _save_torchscript(module, graph: Graph, output, seed: int) -> None:
 
 
 def verify_conversion(graph: Graph, target: str, model, rtol: float, atol: float,
-                      seed: int = 0) -> VerifyReport:
-    """Run the source graph (onnxruntime over the IR) and the converted model on the same
-    random inputs; compare every intermediate value both expose."""
+                      seed: int = 0, source=None, input="random", preprocess=None
+                      ) -> VerifyReport:
+    """Run the source (its own framework where it can: see references.py) and the converted
+    model on the same inputs; compare every intermediate value both expose."""
     from ..runtime.inputs import make_feeds
-    from ..runtime.onnxruntime import OnnxRuntimeSession
-    feeds = make_feeds(graph, "random", seed=seed)
+    from .references import reference_run
+    feeds = make_feeds(graph, input, preprocess, seed=seed)
+    reference, source_values = reference_run(graph, feeds, source)
     names = [v.name for n in graph.nodes for v in n.outputs]
-    source = OnnxRuntimeSession(graph, names).run(feeds)
+    args = [feeds[v.name] for v in graph.inputs]
     if target == "onnx":
+        from ..runtime.onnxruntime import OnnxRuntimeSession
         target_values = OnnxRuntimeSession(model, names).run(feeds)
+    elif target == "tf":
+        target_values = model.run(*args, capture=names)
     else:
         import torch
         with torch.no_grad():
-            _, captured = model(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs],
-                                capture=names)
+            _, captured = model(*[torch.from_numpy(a) for a in args], capture=names)
         target_values = {k: v.numpy() for k, v in captured.items()}
-    return compare(graph, source, target_values, rtol, atol)
+    report = compare(graph, source_values, target_values, rtol, atol)
+    report.reference = reference
+    return report

@@ -35,6 +35,7 @@ class VerifyReport:
     atol: float
     compared_outputs: int
     missing: list[str] = field(default_factory=list)
+    reference: str = "onnxruntime"  # what ran the source side
 
     @property
     def first_divergence(self) -> LayerDiff | None:
@@ -45,7 +46,8 @@ class VerifyReport:
         return self.first_divergence is None
 
     def table(self) -> str:
-        rows = [f"{'layer':<40} {'op':<20} {'max abs err':>12} {'max rel err':>12}  ok"]
+        rows = [f"source run by {self.reference}; {len(self.layers)} values compared",
+                f"{'layer':<40} {'op':<20} {'max abs err':>12} {'max rel err':>12}  ok"]
         for d in self.layers:
             rows.append(f"{d.node[-40:]:<40} {d.op[:20]:<20} {d.max_abs:12.3e} {d.max_rel:12.3e}  "
                         f"{'yes' if d.ok else 'NO'}")

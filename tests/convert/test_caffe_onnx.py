@@ -100,7 +100,7 @@ def with_input(text: str, dims) -> str:
 
 def compare_with_opencv(tmp_path, name: str, text: str, seed: int = 0, quirks=None):
     """Per Caffe layer: max |ours - OpenCV| / max |OpenCV|. Returns {layer: rel_err}.
-    ``quirks``: layer -> fn(ours) mapping Caffe's answer to OpenCV's where OpenCV deviates."""
+    ``quirks``: layer -> fn(ours), to look at our output before it is compared."""
     proto = tmp_path / f"{name}.prototxt"
     proto.write_text(text)
     weights = tmp_path / f"{name}.caffemodel"
@@ -108,27 +108,15 @@ def compare_with_opencv(tmp_path, name: str, text: str, seed: int = 0, quirks=No
     g = graphscope.load(proto, weights=weights)
     x = np.random.default_rng(seed).standard_normal(g.inputs[0].type.shape).astype("float32")
 
-    # the value each Caffe layer ends in (an InnerProduct may be Flatten + Gemm; a merged
-    # BatchNorm+Scale answers for the Scale layer)
-    ours_of: dict[str, str] = {}
-    for n in g.nodes:
-        if n.outputs and "caffe_layer" in n.meta:
-            ours_of[n.meta["caffe_layer"]] = n.outputs[0].name
-            if "caffe_scale_layer" in n.attrs:
-                ours_of[n.attrs["caffe_scale_layer"]] = n.outputs[0].name
-                ours_of.pop(n.meta["caffe_layer"])  # OpenCV's BN output is pre-Scale
+    from graphscope.convert.references import caffe_layer_values, opencv_values
     from graphscope.runtime.onnxruntime import OnnxRuntimeSession
-    ours = OnnxRuntimeSession(g, sorted(set(ours_of.values()))).run({g.inputs[0].name: x})
-
-    net = cv2.dnn.readNetFromCaffe(str(proto), str(weights))
-    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    net.enableWinograd(False)
-    names = [n for n in net.getLayerNames() if n in ours_of]
-    net.setInput(x)
-    theirs = dict(zip(names, net.forward(names)))
+    value_of = caffe_layer_values(g)
+    ours = OnnxRuntimeSession(g, sorted(set(value_of.values()))).run({g.inputs[0].name: x})
+    theirs = opencv_values(g, {g.inputs[0].name: x})  # by value name
+    names = [layer for layer, value in value_of.items() if value in theirs]
     errors = {}
     for layer in names:
-        a, b = ours[ours_of[layer]], theirs[layer]
+        a, b = ours[value_of[layer]], theirs[value_of[layer]]
         if quirks and layer in quirks:
             a = quirks[layer](a)
         assert a.shape == b.shape, f"{name}/{layer}: shape ours {a.shape}, OpenCV {b.shape}"
@@ -146,9 +134,10 @@ def test_tricky_semantics_match_opencv(tmp_path):
     empty = []
 
     def empty_windows(a):
-        """A MAX window wholly past the input: Caffe leaves -FLT_MAX, OpenCV writes 0."""
+        """A MAX window wholly past the input: Caffe leaves -FLT_MAX, OpenCV writes 0 (and
+        references.opencv_values puts Caffe's answer back, so the two must still agree)."""
         empty.append(int((a == -np.finfo(np.float32).max).sum()))
-        return np.where(a == -np.finfo(np.float32).max, 0, a)
+        return a
 
     errors, g = compare_with_opencv(tmp_path, "tricky", TRICKY, quirks={"pedge": empty_windows})
     assert empty == [8 * (4 + 4 - 1)]  # the last row and column of every channel
@@ -273,7 +262,8 @@ def test_convert_verify_writes_checked_onnx(tricky_files, tmp_path):
     out = tmp_path / "out.onnx"
     r = run_cli("convert", proto, "--weights", weights, "-o", out, "--verify")
     assert r.returncode == 0, r.stderr
-    assert "all 24 compared values agree" in r.stdout
+    assert "source run by OpenCV cv2.dnn" in r.stdout
+    assert "all 23 compared values agree" in r.stdout  # every layer OpenCV exposes
     model = onnx.load(out)
     onnx.checker.check_model(model, full_check=True)
     assert not [n.op_type for n in model.graph.node if n.domain not in ("", "ai.onnx")]
@@ -363,3 +353,34 @@ layer { name: "emb" type: "Embed" bottom: "ids" top: "emb" embed_param { num_out
     np.testing.assert_array_equal(out["am1"], top[:, None, :2, None])
     np.testing.assert_array_equal(out["amx"], np.argsort(-x, axis=1)[:, :2])
     np.testing.assert_allclose(out["emb"], w[ids.astype(int)] + b, rtol=1e-6)
+
+
+def test_verify_runs_opencv_as_the_source_and_names_a_perturbed_layer(tmp_path):
+    """`convert --verify` on a Caffe net compares against cv2.dnn, layer by layer; a conversion
+    whose conv3 weights are nudged after the fact is caught at conv3, and not before."""
+    from onnx import numpy_helper
+
+    from graphscope.convert.api import verify_conversion
+    from tests.conftest import run_cli
+    path = BVLC / "cifar10__cifar10_quick.prototxt"
+    if not path.exists():
+        pytest.skip(f"corpus file {path} not present")
+    proto, weights = tmp_path / "quick.prototxt", tmp_path / "quick.caffemodel"
+    proto.write_text(path.read_text())
+    scaled_caffemodel(graphscope.load(proto), weights)
+    dst = tmp_path / "quick.onnx"
+    r = run_cli("convert", proto, "--weights", weights, "-o", dst, "--verify")
+    assert r.returncode == 0, r.stderr
+    assert "source run by OpenCV cv2.dnn" in r.stdout
+    assert "all 12 compared values agree" in r.stdout
+
+    graph = graphscope.load(proto, weights=weights)
+    model = graphscope.convert(graph, to="onnx")
+    conv3 = next(n for n in graph.nodes if n.meta.get("caffe_layer") == "conv3")
+    w = next(t for t in model.graph.initializer if t.name == conv3.inputs[1].name)
+    w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * np.float32(1.01), w.name))
+    report = verify_conversion(graph, "onnx", model, 1e-4, 1e-5)
+    assert report.reference == "OpenCV cv2.dnn"
+    assert report.first_divergence.node == conv3.name
+    assert all(d.ok for d in report.layers[:report.layers.index(report.first_divergence)])
+    assert len(report.layers) == 12

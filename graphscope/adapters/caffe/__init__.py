@@ -87,6 +87,8 @@ def load(source, weights=None, phase: str | None = "test", input_shapes=None,
         raise UsageError(f"--phase must be train, test or all, not '{phase}'")
     g = Graph(str(net.get("name", "") or (Path(file).stem if file else "caffe")))
     g.metadata.update({"format": FORMAT, "producer": "caffe prototxt", "phase": phase})
+    if weights is not None:
+        g.metadata["weights"] = str(weights)
     b = LY.Builder(g, file, blobs, phase_all=phase == "all")
     shapes = dict(input_shapes or {})
     try:
