@@ -119,11 +119,14 @@ class _Reader:
             self.constant(g, np_.output[0], attrs["value"])
             return
         node = g.add_node(op, list(np_.input), list(np_.output), attrs, name=name,
-                          namespace=namespace_of(np_.name), source_op=np_.op_type)
+                          namespace=namespace_of(np_.name, np_.metadata_props),
+                          source_op=np_.op_type)
         for key, sub in subgraphs.items():
             node.subgraphs[key] = self.graph(sub, g)
         if np_.doc_string:
             node.meta["doc"] = np_.doc_string
+        if np_.metadata_props:  # kept for the round trip (module paths, source locations)
+            node.meta["metadata_props"] = {p.key: p.value for p in np_.metadata_props}
 
     def constant(self, g: Graph, name: str, array) -> None:
         """Constant nodes become weights (not parameters): one fewer box per constant."""
@@ -144,8 +147,21 @@ class _Reader:
         return value
 
 
-def namespace_of(node_name: str) -> str:
-    """'/layer1/layer1.0/conv1/Conv' -> 'layer1/layer1.0/conv1' (torch and tf2onnx style)."""
+TORCH_SCOPES = "pkg.torch.onnx.name_scopes"  # torch.onnx's dynamo exporter: module paths
+
+
+def namespace_of(node_name: str, metadata_props=()) -> str:
+    """'/layer1/layer1.0/conv1/Conv' -> 'layer1/layer1.0/conv1' (torch and tf2onnx style);
+    the dynamo exporter's name scopes ['', 'layer1', 'layer1.0', 'conv2d'] -> 'layer1/0'."""
+    for prop in metadata_props:
+        if prop.key == TORCH_SCOPES:
+            import ast
+            try:
+                scopes = ast.literal_eval(prop.value)  # a list literal; never evaluated code
+            except (ValueError, SyntaxError):
+                break
+            if isinstance(scopes, list) and len(scopes) >= 2:
+                return str(scopes[-2]).replace(".", "/")
     if "/" not in node_name:
         return ""
     return node_name.strip("/").rsplit("/", 1)[0] if node_name.strip("/").count("/") else ""

@@ -21,6 +21,8 @@ class Conversion:
     path: Path | None = None
     report: VerifyReport | None = None
     converted: object = None      # the model when it is in memory
+    exporter: str = "graphscope IR"  # or torch.onnx (dynamo) for PyTorch -> ONNX
+    fallback_reason: str | None = None  # why the dynamo exporter was not used
 
     @property
     def model(self):
@@ -59,12 +61,20 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
     suffix). ``verify`` (implied by ``report``, an HTML path) compares every layer on
     ``input`` (random, an image or a .npy file; ``preprocess`` for images)."""
     from .. import load
+    from .from_tf import runnable_graph
+    from .from_torch import IR, dynamo_export, torch_kind
     graph = source if isinstance(source, Graph) else load(source, **load_options)
     target = target_for(output, to)
-    from .from_tf import runnable_graph
+    export = None
+    if target == "onnx" and torch_kind(source):  # PyTorch's own exporter first
+        export = dynamo_export(source, graph, opset)
+        if export.model is not None:
+            graph = load(export.model)
     graph = runnable_graph(graph, opset or 17)  # TensorFlow sources -> tf2onnx's ONNX
     model = WRITERS[target](graph, output, opset, seed)
-    result = Conversion(target, None if output is None else Path(output), None, model)
+    result = Conversion(target, None if output is None else Path(output), None, model,
+                        export.exporter if export else IR,
+                        export.fallback_reason if export else None)
     if verify or report is not None:
         result.report = verify_conversion(graph, target, result.model, rtol, atol, seed,
                                           source=source, input=input, preprocess=preprocess)

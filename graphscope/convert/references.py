@@ -24,8 +24,9 @@ def reference_run(graph: Graph, feeds: dict[str, np.ndarray], source=None
             pass
         else:
             return "OpenCV cv2.dnn", opencv_values(graph, feeds)
-    if _is_torch_module(source):
-        return "the torch module", torch_module_values(graph, source, feeds)
+    from .from_torch import reference_module, torch_kind
+    if torch_kind(source):
+        return "the torch module", torch_module_values(graph, reference_module(source), feeds)
     from ..runtime.onnxruntime import OnnxRuntimeSession
     names = [v.name for n in graph.nodes for v in n.outputs]
     return "onnxruntime", OnnxRuntimeSession(graph, names).run(feeds)
@@ -71,11 +72,6 @@ def _restore_empty_windows(node, out: np.ndarray) -> None:
     lowest = -np.finfo(np.float32).max
     out[:, :, [i for i in range(out.shape[2]) if i * sh - ph >= h], :] = lowest
     out[:, :, :, [j for j in range(out.shape[3]) if j * sw - pw >= w]] = lowest
-
-
-def _is_torch_module(obj) -> bool:
-    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module"
-               for c in type(obj).__mro__)
 
 
 def torch_module_values(graph: Graph, module, feeds: dict[str, np.ndarray]

@@ -130,6 +130,8 @@ def _node_proto(helper, node: Node, opset: int, extra_inits: list, with_weights:
     domain, op_type = (node.op.rsplit(".", 1) if "." in node.op else ("", node.op))
     proto = helper.make_node(op_type, inputs, [v.name for v in node.outputs], name=node.name,
                              domain=domain or None, **{k: _attr(v) for k, v in attrs.items()})
+    for key, value in node.meta.get("metadata_props", {}).items():
+        proto.metadata_props.add(key=key, value=value)
     for key, sub in sorted(node.subgraphs.items()):
         proto.attribute.append(helper.make_attribute(
             key, _graph_proto(helper, sub, opset, with_weights)))

@@ -1,0 +1,59 @@
+"""PyTorch -> ONNX with torch.onnx's dynamo exporter first: PyTorch's own lowering covers the
+most ops and is what PyTorch users expect. When it cannot (onnxscript missing, an op it has
+no translation for), conversion goes through graphscope's IR lowering instead, and says why.
+
+The exported model's nodes carry their module paths (pkg.torch.onnx.name_scopes), which the
+ONNX adapter reads as namespaces: --verify then matches each submodule's output (a forward
+hook on the live module) to the last value computed in its namespace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.graph import Graph
+
+DYNAMO = "torch.onnx (dynamo)"
+IR = "graphscope IR"
+
+
+@dataclass
+class Export:
+    model: object | None      # onnx.ModelProto when the dynamo exporter succeeded
+    exporter: str
+    fallback_reason: str | None = None
+
+
+def torch_kind(source) -> str | None:
+    """'module' for a live nn.Module, 'exported' for an ExportedProgram, else None."""
+    for c in type(source).__mro__:
+        if c.__name__ == "Module" and c.__module__.startswith("torch.nn"):
+            return "module"
+        if c.__name__ == "ExportedProgram" and c.__module__.startswith("torch.export"):
+            return "exported"
+    return None
+
+
+def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
+    """The dynamo exporter's ONNX for ``source``, called on inputs shaped as ``graph``'s."""
+    import warnings
+    try:
+        import onnxscript  # noqa: F401  (the dynamo exporter needs it)
+        import torch
+    except ImportError as exc:
+        return Export(None, IR, f"torch.onnx's dynamo exporter needs {exc.name}")
+    from ..runtime.inputs import make_feeds
+    args = tuple(torch.from_numpy(a) for a in make_feeds(graph, "random").values())
+    options = {"opset_version": opset} if opset else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(source, args, dynamo=True, verbose=False, **options)
+        return Export(program.model_proto, DYNAMO)
+    except Exception as exc:  # the exporter raises many kinds; fall back and say why
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        return Export(None, IR, f"torch.onnx dynamo export failed: {first[:300]}")
+
+
+def reference_module(source):
+    """What --verify runs as the source: the module, or an ExportedProgram's module."""
+    return source.module() if torch_kind(source) == "exported" else source
