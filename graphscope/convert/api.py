@@ -62,12 +62,14 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
     ``input`` (random, an image or a .npy file; ``preprocess`` for images)."""
     from .. import load
     from .from_tf import runnable_graph
-    from .from_torch import IR, dynamo_export, torch_kind
+    from .from_torch import IR, dynamo_export, exported_program_of, torch_kind
     graph = source if isinstance(source, Graph) else load(source, **load_options)
     target = target_for(output, to)
     export = None
-    if target == "onnx" and torch_kind(source):  # PyTorch's own exporter first
-        export = dynamo_export(source, graph, opset)
+    torch_source = source if torch_kind(source) else (
+        exported_program_of(graph) if target == "onnx" else None)
+    if target == "onnx" and torch_source is not None:  # PyTorch's own exporter first
+        export = dynamo_export(torch_source, graph, opset)
         if export.model is not None:
             graph = load(export.model)
     graph = runnable_graph(graph, opset or 17)  # TensorFlow sources -> tf2onnx's ONNX
@@ -77,7 +79,8 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
                         export.fallback_reason if export else None)
     if verify or report is not None:
         result.report = verify_conversion(graph, target, result.model, rtol, atol, seed,
-                                          source=source, input=input, preprocess=preprocess)
+                                          source=source if torch_source is None else torch_source, input=input,
+                                          preprocess=preprocess)
     if report is not None:
         from ..fileio import write_atomic
         from .report import report_html

@@ -54,6 +54,25 @@ def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
         return Export(None, IR, f"torch.onnx dynamo export failed: {first[:300]}")
 
 
+def exported_program_of(graph: Graph):
+    """The ExportedProgram a graph was read from (a .pt2 file), loaded again as the adapter
+    loads it (weights only, unless the graph was loaded with trust); else None."""
+    from pathlib import Path
+    path = graph.metadata.get("path")
+    if graph.metadata.get("format") != "pytorch" or not path or \
+            Path(path).suffix.lower() != ".pt2":
+        return None
+    from ..adapters.pytorch.files import load_exported_program
+    return load_exported_program(Path(path), graph.metadata.get("trusted", False))
+
+
 def reference_module(source):
-    """What --verify runs as the source: the module, or an ExportedProgram's module."""
-    return source.module() if torch_kind(source) == "exported" else source
+    """What --verify runs as the source: the module; for an ExportedProgram, the module
+    hierarchy unflattened again (so submodule hooks fire), or its flat module."""
+    if torch_kind(source) != "exported":
+        return source
+    import torch
+    try:
+        return torch.export.unflatten(source)
+    except Exception:  # unflattening is best effort; the flat module still runs
+        return source.module()

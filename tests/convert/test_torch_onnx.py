@@ -69,3 +69,19 @@ def test_without_onnxscript_the_ir_lowering_is_used_and_says_why(monkeypatch):
     with torch.no_grad():
         np.testing.assert_allclose(run_onnx(result.model, x), model(x).numpy(),
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_cli_pt2_file_goes_through_the_dynamo_exporter(tmp_path):
+    from tests.conftest import run_cli
+    make, example = torch_models.ALL["mobilenetv2"]
+    model, x = make().eval(), example()
+    torch.export.save(torch.export.export(model, (x,)), tmp_path / "m.pt2")
+    r = run_cli("convert", tmp_path / "m.pt2", "-o", tmp_path / "m.onnx", "--verify")
+    assert r.returncode == 0, r.stderr
+    assert "source run by the torch module" in r.stdout
+    compared = int(r.stdout.split("; ")[1].split()[0])
+    assert compared > 20  # the unflattened module's submodules, not only the output
+    import onnx
+    with torch.no_grad():
+        np.testing.assert_allclose(run_onnx(onnx.load(str(tmp_path / "m.onnx")), x),
+                                   model(x).numpy(), rtol=1e-4, atol=1e-5)

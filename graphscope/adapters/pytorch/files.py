@@ -34,7 +34,7 @@ def _load_file(path: Path, example_inputs=None, input_shapes=None, model_factory
                trust=False, dynamic_shapes=None, method=None) -> Graph:
     from .capture import capture, read_exported
     if path.suffix.lower() == ".pt2":
-        ep = _load_pt2(path, trust)
+        ep = load_exported_program(path, trust)
         if _other_shapes(ep, input_shapes) or example_inputs is not None:
             # shapes other than the archive's: trace its program again (a program exported
             # with static shapes refuses others, which is then one ShapeError)
@@ -66,7 +66,7 @@ def _other_shapes(ep, input_shapes) -> bool:
     return any(have.get(k) != tuple(v) for k, v in input_shapes.items())
 
 
-def _load_pt2(path: Path, trust: bool):
+def load_exported_program(path: Path, trust: bool):
     import torch
     from .capture import _quiet
     try:

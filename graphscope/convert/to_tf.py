@@ -1,0 +1,1301 @@
+"""IR -> TensorFlow: a tf.Module whose tf.function walks the graph's nodes in order and maps
+each canonical (ONNX) op to TF ops with ONNX's exact semantics; saved as a SavedModel.
+
+Layout: every value stays NCHW, as in ONNX, so that intermediate values compare by name with
+onnxruntime. TF's CPU kernels for convolution and pooling take only channels-last input, so
+those ops transpose to NHWC, compute, and transpose back.
+
+The module's ``__call__`` takes the graph inputs positionally and returns a dict
+``{graph output name: tensor}``; the SavedModel's 'serving_default' signature has the same
+outputs and one keyword input per graph input (its name sanitised, see ``input_names``).
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UnsupportedError, UsageError, require
+from ..ir.graph import Graph, Node
+from ..ir.ops import attr
+from ..registry import keyed_registry
+
+OPS: dict[str, Callable] = {}
+op = keyed_registry(OPS)
+
+# the ai.onnx opset of the graph being built: a few ops changed meaning over opsets
+_OPSET: contextvars.ContextVar[int | None] = contextvars.ContextVar("to_tf_opset", default=None)
+
+
+def supported(op_name: str) -> bool:
+    return op_name in OPS
+
+
+# -- building --------------------------------------------------------------------------------
+def tf_runnable(graph: Graph) -> Graph:
+    """The graph with framework ops (caffe.Pooling, torch.linear, ...) lowered to ONNX ops
+    through the ONNX exporter, as `convert` does; Keras files go through tf2onnx. Raises
+    UnsupportedError, naming each op and a node, for ops neither TF nor ONNX can express."""
+    from .from_tf import runnable_graph
+    from .to_onnx import has_onnx_form
+    graph = runnable_graph(graph)
+    missing = _missing(graph)
+    if not missing:
+        return graph
+    unlowerable = {o: n for o, n in missing.items() if "." not in o or not has_onnx_form(o)}
+    if unlowerable:
+        _raise_missing(unlowerable)
+    from .. import load
+    from .to_onnx import to_onnx
+    lowered = load(to_onnx(graph))
+    still = _missing(lowered)
+    if still:
+        _raise_missing(still)
+    return lowered
+
+
+def _missing(graph: Graph) -> dict[str, str]:
+    """op -> the first node using it, for ops OPS lacks."""
+    out: dict[str, str] = {}
+    for _, n in graph.walk():
+        if n.op not in OPS and n.op not in out:
+            out[n.op] = n.name
+    return out
+
+
+def _raise_missing(missing: dict[str, str]) -> None:
+    what = ", ".join(f"{o} (e.g. node '{n}')" for o, n in sorted(missing.items()))
+    first = sorted(missing.items())[0][1]
+    raise UnsupportedError(f"the TensorFlow converter has no implementation for: {what}",
+                           node=first if len(missing) == 1 else None)
+
+
+def sanitize_input_name(name: str, taken: set[str]) -> str:
+    """A signature key TF keeps as it is: letters, digits and '_', starting with a letter."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not s or not s[0].isalpha():
+        s = "input_" + s
+    base, i = s, 1
+    while s.lower() in taken:
+        s = f"{base}_{i}"
+        i += 1
+    taken.add(s.lower())
+    return s
+
+
+class _Plan:
+    """Plain (untracked) data the module needs: the graph and the weight -> variable map."""
+
+    def __init__(self, graph: Graph, index: dict[str, int], constants: dict[str, np.ndarray],
+                 opset: int | None):
+        self.graph = graph
+        self.index = index
+        self.constants = constants
+        self.opset = opset
+
+
+def build_tf_module(graph: Graph):
+    """A tf.Module computing ``graph``: ``module(*inputs) -> {output name: tensor}`` (a
+    tf.function with an input signature), ``module.run(*inputs, capture=[value names])`` ->
+    {name: numpy array} (eager, for layer-by-layer checks), ``module.input_names``: the
+    signature key of each graph input. Floating weights are tf.Variables, others constants.
+    Raises UnsupportedError (naming op and node) before building anything it cannot run."""
+    tf = require("tensorflow", "tf", "converting to TensorFlow")
+    graph = tf_runnable(graph)
+    taken: set[str] = set()
+    names = [sanitize_input_name(v.name, taken) for v in graph.inputs]
+    specs = [tf.TensorSpec(_spec_shape(v), tf.as_dtype(v.type.dtype or "float32"), name=n)
+             for v, n in zip(graph.inputs, names)]
+
+    class GraphModule(tf.Module):
+        def __init__(self):
+            super().__init__(name="graphscope")
+            index, variables, constants = {}, [], {}
+            for name, v in sorted(graph.weights.items()):
+                arr = np.asarray(v.data.array)
+                if arr.dtype.kind == "f":
+                    index[name] = len(variables)
+                    variables.append(tf.Variable(arr, trainable=False,
+                                                 name=f"w{len(variables)}"))
+                else:  # shapes, indices, masks: constants, so their values stay static
+                    constants[name] = arr
+            self.weights = variables
+            opset = graph.metadata.get("opset") if graph.metadata.get("format") == "onnx" \
+                else None
+            self._plan = _Plan(graph, index, constants, opset)
+
+        @property
+        def input_names(self) -> list[str]:
+            """The serving signature's key for each graph input, in order."""
+            return list(names)
+
+        @property
+        def output_names(self) -> list[str]:
+            return [v.name for v in self._plan.graph.outputs]
+
+        @tf.function(input_signature=specs, autograph=False)  # plain Python tracing
+        def __call__(self, *args):
+            env = _walk(tf, self._plan, self.weights, args, capture=None)[0]
+            return {v.name: env[v.name] for v in self._plan.graph.outputs}
+
+        def run(self, *inputs, capture: list[str] | None = None) -> dict[str, np.ndarray]:
+            """Run eagerly; return the values named in ``capture`` (default: the outputs),
+            in that order. Names the module lacks (e.g. values a framework op had before it
+            was lowered to ONNX ops) are left out, as verification expects."""
+            want = [v.name for v in self._plan.graph.outputs] if capture is None else capture
+            args = [tf.convert_to_tensor(x, dtype=s.dtype) for x, s in zip(inputs, specs)]
+            _, captured = _walk(tf, self._plan, self.weights, args, set(want))
+            return {k: np.asarray(captured[k]) for k in want if k in captured}
+
+    module = GraphModule()
+    module.__call__.get_concrete_function()  # trace now: op errors surface before any save
+    return module
+
+
+def _spec_shape(v):
+    shape = v.type.shape
+    return None if shape is None else [d if isinstance(d, int) else None for d in shape]
+
+
+def _walk(tf, plan: _Plan, variables, args, capture: set[str] | None):
+    """Evaluate the graph; returns (env, captured)."""
+    token = _OPSET.set(plan.opset)
+    try:
+        env: dict[str, object] = {}
+        for name, i in plan.index.items():
+            env[name] = variables[i]
+        for name, arr in plan.constants.items():
+            env[name] = tf.constant(arr)
+        for v, a in zip(plan.graph.inputs, args):
+            env[v.name] = a
+        captured = {}
+        if capture:
+            captured.update({k: env[k] for k in capture if k in env})
+        for node in plan.graph.nodes:
+            ins = [None if v is None else env[v.name] for v in node.inputs]
+            try:
+                outs = OPS[node.op](tf, node, ins)
+            except UnsupportedError as exc:
+                if exc.node is None:
+                    exc.node = node.name
+                raise
+            except (ValueError, TypeError, NotImplementedError) as exc:  # TF refused to build it
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                raise UnsupportedError(f"{node.op}: TensorFlow cannot build it: {first}",
+                                       node=node.name) from exc
+            if not isinstance(outs, (list, tuple)):
+                outs = [outs]
+            for v, o in zip(node.outputs, outs):
+                env[v.name] = o
+                if capture and v.name in capture:
+                    captured[v.name] = o
+        return env, captured
+    finally:
+        _OPSET.reset(token)
+
+
+def save_saved_model(module, path) -> Path:
+    """Write ``module`` as a SavedModel directory at ``path``, atomically: saved into a
+    temporary directory beside it, then renamed into place. ``path`` must not exist or be an
+    empty directory (UsageError otherwise: we never overwrite a model)."""
+    tf = require("tensorflow", "tf", "saving a TensorFlow SavedModel")
+    path = _check_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would stay on the model directory
+        serving = module.__call__.get_concrete_function()
+        tf.saved_model.save(module, tmp, signatures={"serving_default": serving})
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _check_target(path) -> Path:
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise UsageError(f"'{path}' already exists and is not an empty directory; remove it or "
+                         f"choose another output path")
+    return path
+
+
+def to_tf(graph: Graph, output=None):
+    """Build the module and, when ``output`` is given, save it there as a SavedModel."""
+    if output is not None:
+        _check_target(output)  # before the (possibly long) build
+    module = build_tf_module(graph)
+    if output is not None:
+        save_saved_model(module, output)
+    return module
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _a(node: Node, name: str, default=None):
+    value = attr(node, name)
+    return default if value is None else value
+
+
+def _has(ins, i) -> bool:
+    return len(ins) > i and ins[i] is not None
+
+
+def _static(tf, node: Node, ins, i):
+    """The value of input ``i`` as a numpy array when known while building (a weight, a
+    constant, or something TF folds), else None."""
+    if not _has(ins, i):
+        return None
+    v = node.inputs[i]
+    if v is not None and v.data is not None:
+        return np.asarray(v.data.array)
+    return tf.get_static_value(ins[i])
+
+
+def _static_ints(tf, node, ins, i, what: str) -> list[int]:
+    value = _static(tf, node, ins, i)
+    if value is None:
+        raise UnsupportedError(f"{node.op} needs a constant {what} (input {i}) for TensorFlow")
+    return [int(d) for d in np.asarray(value).reshape(-1)]
+
+
+def _ints_or_input(tf, node, ins, name: str, i: int):
+    """An attribute that later opsets moved to input ``i`` (axes, pads, split, ...)."""
+    if node.attrs.get(name) is not None:
+        return [int(d) for d in node.attrs[name]]
+    if _has(ins, i):
+        return _static_ints(tf, node, ins, i, name)
+    return None
+
+
+def _rank(node, x) -> int:
+    r = x.shape.rank
+    if r is None:
+        raise UnsupportedError(f"{node.op} needs an input of known rank")
+    return r
+
+
+def _dims(tf, x) -> list:
+    """Each dim as a python int where static, else a scalar int64 tensor."""
+    dyn = None
+    out = []
+    for i, d in enumerate(x.shape.as_list()):
+        if d is None:
+            dyn = tf.shape(x, out_type=tf.int64) if dyn is None else dyn
+            out.append(dyn[i])
+        else:
+            out.append(d)
+    return out
+
+
+def _spatial(node, x) -> list[int]:
+    """Static spatial sizes of an NC... tensor: window ops need them to lay out padding."""
+    sizes = x.shape.as_list()[2:]
+    if any(d is None for d in sizes):
+        raise UnsupportedError(f"{node.op} needs static spatial dims for TensorFlow "
+                               f"(got {x.shape})")
+    return sizes
+
+
+def _axis(a: int, rank: int) -> int:
+    return a + rank if a < 0 else a
+
+
+def _nhwc(tf, x):
+    r = x.shape.rank
+    return tf.transpose(x, [0] + list(range(2, r)) + [1])
+
+
+def _nchw(tf, x):
+    r = x.shape.rank
+    return tf.transpose(x, [0, r - 1] + list(range(1, r - 1)))
+
+
+def _same_pads(auto: str, sizes, kernel, strides, dil) -> list[int]:
+    begin, end = [], []
+    for size, k, s, d in zip(sizes, kernel, strides, dil):
+        out = -(-size // s)
+        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
+        small, big = total // 2, total - total // 2
+        begin.append(small if auto == "SAME_UPPER" else big)
+        end.append(big if auto == "SAME_UPPER" else small)
+    return begin + end
+
+
+def _window_pads(node, x, kernel, strides, dil) -> list[int]:
+    """ONNX pads [b1..bn, e1..en] after auto_pad."""
+    auto = _a(node, "auto_pad", "NOTSET")
+    n = len(kernel)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        return _same_pads(auto, _spatial(node, x), kernel, strides, dil)
+    if auto == "VALID":
+        return [0] * (2 * n)
+    return [int(p) for p in (node.attrs.get("pads") or [0] * (2 * n))]
+
+
+def _pad_spatial_nhwc(tf, x, begin, end, value=0):
+    if not any(begin) and not any(end):
+        return x
+    paddings = [[0, 0]] + [[b, e] for b, e in zip(begin, end)] + [[0, 0]]
+    return tf.pad(x, paddings, constant_values=value)
+
+
+# -- convolution -----------------------------------------------------------------------------
+@op("Conv")
+def _conv(tf, node, ins):
+    x, w = ins[0], ins[1]
+    n = _rank(node, x) - 2
+    kernel = [int(k) for k in w.shape[2:]]
+    strides = list(node.attrs.get("strides") or [1] * n)
+    dil = list(node.attrs.get("dilations") or [1] * n)
+    pads = _window_pads(node, x, kernel, strides, dil)
+    group = int(_a(node, "group", 1))
+    squeeze = n == 1  # 1-D as 2-D with a unit height
+    if squeeze:
+        x, w = tf.expand_dims(x, 2), tf.expand_dims(w, 2)
+        strides, dil, pads = [1] + strides, [1] + dil, [0, pads[0], 0, pads[1]]
+        n = 2
+    xh = _pad_spatial_nhwc(tf, _nhwc(tf, x), pads[:n], pads[n:])
+    wt = tf.transpose(w, list(range(2, n + 2)) + [1, 0])  # O I k.. -> k.. I O
+    if n == 2:  # TF's Conv2D takes groups natively (input channels = groups x filter's)
+        y = tf.nn.conv2d(xh, wt, [1] + strides + [1], "VALID", dilations=[1] + dil + [1])
+    elif n == 3:
+        parts = zip(tf.split(xh, group, axis=-1), tf.split(wt, group, axis=-1))
+        y = tf.concat([tf.nn.conv3d(a, b, [1] + strides + [1], "VALID",
+                                    dilations=[1] + dil + [1]) for a, b in parts], axis=-1)
+    else:
+        raise UnsupportedError(f"Conv with {n} spatial dims")
+    if _has(ins, 2):
+        y = y + ins[2]
+    y = _nchw(tf, y)
+    return tf.squeeze(y, 2) if squeeze else y
+
+
+@op("ConvTranspose")
+def _conv_transpose(tf, node, ins):
+    x, w = ins[0], ins[1]
+    n = _rank(node, x) - 2
+    kernel = [int(k) for k in w.shape[2:]]
+    strides = list(node.attrs.get("strides") or [1] * n)
+    dil = list(node.attrs.get("dilations") or [1] * n)
+    out_pad = list(node.attrs.get("output_padding") or [0] * n)
+    group = int(_a(node, "group", 1))
+    sizes = _spatial(node, x)
+    full = [(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(sizes, strides, kernel, dil)]
+    pads = _transpose_pads(node, sizes, full, strides, out_pad, n)
+    squeeze = n == 1
+    if squeeze:
+        x, w = tf.expand_dims(x, 2), tf.expand_dims(w, 2)
+        strides, dil, out_pad, full = [1] + strides, [1] + dil, [0] + out_pad, [1] + full
+        pads = [0, pads[0], 0, pads[1]]
+        n = 2
+    xh = _nhwc(tf, x)
+    wt = tf.transpose(w, list(range(2, n + 2)) + [1, 0])  # I O/g k.. -> k.. O/g I
+    cout = int(w.shape[1])
+    batch = _dims(tf, x)[0]
+    shape = tf.stack([tf.cast(batch, tf.int32)] + [tf.constant(f, tf.int32) for f in full]
+                     + [tf.constant(cout, tf.int32)])
+    ys = [tf.nn.conv_transpose(a, b, shape, [1] + strides + [1], "VALID",
+                               dilations=[1] + dil + [1])
+          for a, b in zip(tf.split(xh, group, axis=-1), tf.split(wt, group, axis=-1))]
+    y = ys[0] if group == 1 else tf.concat(ys, axis=-1)
+    # output_padding adds rows no input reaches (zeros, then bias); pads crop the full output
+    y = _pad_spatial_nhwc(tf, y, [0] * n, out_pad)
+    index = [slice(None)] + [slice(pads[i], f + op_ - pads[n + i])
+                             for i, (f, op_) in enumerate(zip(full, out_pad))] + [slice(None)]
+    y = y[tuple(index)]
+    if _has(ins, 2):
+        y = y + ins[2]
+    y = _nchw(tf, y)
+    return tf.squeeze(y, 2) if squeeze else y
+
+
+def _transpose_pads(node, sizes, full, strides, out_pad, n) -> list[int]:
+    """ConvTranspose pads: given, or from output_shape / auto_pad as the ONNX spec says."""
+    auto = _a(node, "auto_pad", "NOTSET")
+    target = node.attrs.get("output_shape")
+    if target is None and auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = [i * s for i, s in zip(sizes, strides)]
+    if target is None:
+        return [int(p) for p in (node.attrs.get("pads") or [0] * (2 * n))]
+    target = list(target)[-n:]
+    begin, end = [], []
+    for f, op_, t in zip(full, out_pad, target):
+        total = f + op_ - t
+        half = total // 2
+        if auto == "SAME_UPPER":
+            begin.append(half), end.append(total - half)
+        else:
+            begin.append(total - half), end.append(half)
+    return begin + end
+
+
+# -- dense -----------------------------------------------------------------------------------
+@op("Gemm")
+def _gemm(tf, node, ins):
+    y = tf.matmul(ins[0], ins[1], transpose_a=bool(_a(node, "transA", 0)),
+                  transpose_b=bool(_a(node, "transB", 0)))
+    alpha = float(_a(node, "alpha", 1.0))
+    if alpha != 1.0:
+        y = y * alpha
+    if _has(ins, 2):
+        beta = float(_a(node, "beta", 1.0))
+        y = y + (ins[2] * beta if beta != 1.0 else ins[2])
+    return y
+
+
+@op("MatMul")
+def _matmul(tf, node, ins):
+    a, b = ins[0], ins[1]
+    # numpy semantics: a 1-D operand is promoted to a matrix, then the added dim removed
+    va, vb = a.shape.rank == 1, b.shape.rank == 1
+    if va:
+        a = tf.expand_dims(a, 0)
+    if vb:
+        b = tf.expand_dims(b, -1)
+    y = tf.linalg.matmul(a, b)
+    if va:
+        y = tf.squeeze(y, -2)
+    if vb:
+        y = tf.squeeze(y, -1)
+    return y
+
+
+@op("Einsum")
+def _einsum(tf, node, ins):
+    return tf.einsum(node.attrs["equation"], *ins)
+
+
+# -- pooling ---------------------------------------------------------------------------------
+def _pool_window(tf, xh, kind, kernel, strides, dil):
+    """Pool an NHWC tensor with no padding; dilated windows pool at stride 1, then subsample
+    (TF allows dilation only with unit strides, and no stride larger than the window)."""
+    if all(d == 1 for d in dil) and all(s <= k for s, k in zip(strides, kernel)):
+        return tf.nn.pool(xh, kernel, kind, strides=strides, padding="VALID")
+    y = tf.nn.pool(xh, kernel, kind, strides=[1] * len(kernel), padding="VALID", dilations=dil)
+    return y[(slice(None),) + tuple(slice(None, None, s) for s in strides)]
+
+
+def _pool(tf, node, ins, kind):
+    if len(node.outputs) > 1:
+        raise UnsupportedError("MaxPool's Indices output")
+    x = ins[0]
+    kernel = [int(k) for k in node.attrs["kernel_shape"]]
+    n = len(kernel)
+    strides = list(node.attrs.get("strides") or [1] * n)
+    dil = list(node.attrs.get("dilations") or [1] * n)
+    pads = _window_pads(node, x, kernel, strides, dil)
+    sizes = _spatial(node, x)
+    ceil = bool(_a(node, "ceil_mode", 0))
+    extra = []  # ceil_mode: end padding for the last, partial window
+    for i, (size, k, s, d) in enumerate(zip(sizes, kernel, strides, dil)):
+        eff = (k - 1) * d + 1
+        span = size + pads[i] + pads[n + i] - eff
+        out = (-(-span // s) if ceil else span // s) + 1
+        if ceil and (out - 1) * s >= size + pads[i]:  # no window may start in the end padding
+            out -= 1
+        extra.append(max(0, (out - 1) * s + eff - (size + pads[i] + pads[n + i])))
+    end = [p + e for p, e in zip(pads[n:], extra)]
+    xh = _nhwc(tf, x)
+    if kind == "MAX":
+        low = -np.inf if x.dtype.is_floating else x.dtype.min
+        y = _pool_window(tf, _pad_spatial_nhwc(tf, xh, pads[:n], end, low), kind, kernel,
+                         strides, dil)
+        return _nchw(tf, y)
+    if not any(pads) and not any(extra):
+        return _nchw(tf, _pool_window(tf, xh, kind, kernel, strides, dil))
+    # average over the cells that count: a 0/1 mask pooled the same way gives the divisor
+    mask = np.ones([1] + sizes + [1], x.dtype.as_numpy_dtype)
+    keep = 1 if _a(node, "count_include_pad", 0) else 0
+    mask = np.pad(mask, [(0, 0)] + [(b, e) for b, e in zip(pads[:n], pads[n:])] + [(0, 0)],
+                  constant_values=keep)
+    mask = np.pad(mask, [(0, 0)] + [(0, e) for e in extra] + [(0, 0)])
+    num = _pool_window(tf, _pad_spatial_nhwc(tf, xh, pads[:n], end), kind, kernel, strides, dil)
+    den = _pool_window(tf, tf.constant(mask), kind, kernel, strides, dil)
+    return _nchw(tf, num / den)
+
+
+@op("MaxPool")
+def _maxpool(tf, node, ins):
+    return _pool(tf, node, ins, "MAX")
+
+
+@op("AveragePool")
+def _avgpool(tf, node, ins):
+    return _pool(tf, node, ins, "AVG")
+
+
+@op("GlobalAveragePool")
+def _gap(tf, node, ins):
+    return tf.reduce_mean(ins[0], axis=list(range(2, _rank(node, ins[0]))), keepdims=True)
+
+
+@op("GlobalMaxPool")
+def _gmp(tf, node, ins):
+    return tf.reduce_max(ins[0], axis=list(range(2, _rank(node, ins[0]))), keepdims=True)
+
+
+# -- normalization ---------------------------------------------------------------------------
+def _per_channel(tf, p, rank):
+    """A [C] parameter shaped to broadcast over an N C ... tensor."""
+    return tf.reshape(p, [-1] + [1] * (rank - 2))
+
+
+@op("BatchNormalization")
+def _bn(tf, node, ins):
+    x, scale, bias, mean, var = ins[:5]
+    r = _rank(node, x)
+    k = scale * tf.math.rsqrt(var + float(_a(node, "epsilon", 1e-5)))
+    return x * _per_channel(tf, k, r) + _per_channel(tf, bias - mean * k, r)
+
+
+@op("InstanceNormalization")
+def _instance_norm(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    mean, var = tf.nn.moments(x, axes=list(range(2, r)), keepdims=True)
+    y = (x - mean) * tf.math.rsqrt(var + float(_a(node, "epsilon", 1e-5)))
+    return y * _per_channel(tf, ins[1], r) + _per_channel(tf, ins[2], r)
+
+
+@op("LayerNormalization")
+def _layer_norm(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    axes = list(range(_axis(int(_a(node, "axis", -1)), r), r))
+    mean, var = tf.nn.moments(x, axes=axes, keepdims=True)
+    inv = tf.math.rsqrt(var + float(_a(node, "epsilon", 1e-5)))
+    y = (x - mean) * inv * ins[1]
+    if _has(ins, 2):
+        y = y + ins[2]
+    return [y, mean, inv][:max(1, len(node.outputs))]
+
+
+@op("LRN")
+def _lrn(tf, node, ins):
+    # ONNX: x / (bias + alpha/size * sum of x^2 over channels [c - floor((size-1)/2),
+    # c + ceil((size-1)/2)])^beta; summed as shifted slices of the zero-padded squares
+    x = ins[0]
+    size = int(node.attrs["size"])
+    lo = (size - 1) // 2
+    r = _rank(node, x)
+    channels = _dims(tf, x)[1]
+    sq = tf.pad(tf.square(x), [[0, 0], [lo, size - 1 - lo]] + [[0, 0]] * (r - 2))
+    total = sum(sq[:, i:i + channels] for i in range(size))
+    alpha, beta = float(_a(node, "alpha", 1e-4)), float(_a(node, "beta", 0.75))
+    return x / tf.pow(float(_a(node, "bias", 1.0)) + alpha / size * total, beta)
+
+
+# -- activations -----------------------------------------------------------------------------
+def _unary(fn_name: str):
+    def impl(tf, node, ins):
+        fn = tf
+        for part in fn_name.split("."):
+            fn = getattr(fn, part)
+        return fn(ins[0])
+    return impl
+
+
+for _op_name, _fn_name in {
+        "Relu": "nn.relu", "Sigmoid": "math.sigmoid", "Tanh": "math.tanh", "Exp": "math.exp",
+        "Log": "math.log", "Sqrt": "math.sqrt", "Neg": "math.negative", "Abs": "math.abs",
+        "Reciprocal": "math.reciprocal", "Floor": "math.floor", "Ceil": "math.ceil",
+        "Erf": "math.erf", "Sin": "math.sin", "Cos": "math.cos", "Sign": "math.sign",
+        "Round": "math.round",  # half to even, as ONNX
+        "Not": "math.logical_not", "Softplus": "math.softplus", "Softsign": "nn.softsign",
+        "IsNaN": "math.is_nan", "IsInf": "math.is_inf"}.items():
+    OPS[_op_name] = _unary(_fn_name)
+
+
+@op("LeakyRelu")
+def _leaky(tf, node, ins):
+    x = ins[0]
+    return tf.where(x >= 0, x, x * float(_a(node, "alpha", 0.01)))
+
+
+@op("Elu")
+def _elu(tf, node, ins):
+    x = ins[0]
+    return tf.where(x > 0, x, float(_a(node, "alpha", 1.0)) * tf.math.expm1(x))
+
+
+@op("Selu")
+def _selu(tf, node, ins):
+    x = ins[0]
+    alpha, gamma = float(_a(node, "alpha", 1.67326)), float(_a(node, "gamma", 1.0507))
+    return gamma * tf.where(x > 0, x, alpha * tf.math.expm1(x))
+
+
+@op("Celu")
+def _celu(tf, node, ins):
+    x = ins[0]
+    alpha = float(_a(node, "alpha", 1.0))
+    return tf.maximum(x, 0.0) + tf.minimum(0.0, alpha * tf.math.expm1(x / alpha))
+
+
+@op("ThresholdedRelu")
+def _thresholded_relu(tf, node, ins):
+    x = ins[0]
+    return tf.where(x > float(_a(node, "alpha", 1.0)), x, tf.zeros_like(x))
+
+
+@op("PRelu")
+def _prelu(tf, node, ins):
+    x, slope = ins  # slope broadcasts numpy-style, as ONNX says
+    return tf.where(x < 0, x * slope, x)
+
+
+@op("Gelu")
+def _gelu(tf, node, ins):
+    x = ins[0]
+    if node.attrs.get("approximate", "none") == "tanh":
+        inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + tf.math.tanh(inner))
+    return 0.5 * x * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
+
+
+@op("HardSigmoid")
+def _hard_sigmoid(tf, node, ins):
+    y = float(_a(node, "alpha", 0.2)) * ins[0] + float(_a(node, "beta", 0.5))
+    return tf.clip_by_value(y, 0.0, 1.0)
+
+
+@op("HardSwish")
+def _hard_swish(tf, node, ins):
+    x = ins[0]
+    return x * tf.clip_by_value(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+@op("Mish")
+def _mish(tf, node, ins):
+    return ins[0] * tf.math.tanh(tf.math.softplus(ins[0]))
+
+
+@op("Swish", "Silu")
+def _silu(tf, node, ins):
+    alpha = float(node.attrs.get("alpha", 1.0))
+    return ins[0] * tf.math.sigmoid(alpha * ins[0])
+
+
+@op("Clip")
+def _clip(tf, node, ins):
+    x = ins[0]
+    lo = ins[1] if _has(ins, 1) else node.attrs.get("min")
+    hi = ins[2] if _has(ins, 2) else node.attrs.get("max")
+    if lo is not None:
+        x = tf.maximum(x, tf.cast(lo, x.dtype))
+    if hi is not None:
+        x = tf.minimum(x, tf.cast(hi, x.dtype))
+    return x
+
+
+def _softmax_like(tf, node, x, fn):
+    r = _rank(node, x)
+    opset = _OPSET.get()
+    if opset is not None and opset < 13:
+        # before opset 13: flatten to 2-D at axis (default 1), normalise each row
+        axis = _axis(int(node.attrs.get("axis", 1)), r)
+        dims = _dims(tf, x)
+        y = fn(tf.reshape(x, [-1, _prod(tf, dims[axis:])]), axis=-1)
+        return tf.reshape(y, tf.shape(x))
+    return fn(x, axis=_axis(int(_a(node, "axis", -1)), r))
+
+
+@op("Softmax")
+def _softmax(tf, node, ins):
+    return _softmax_like(tf, node, ins[0], tf.nn.softmax)
+
+
+@op("LogSoftmax")
+def _log_softmax(tf, node, ins):
+    return _softmax_like(tf, node, ins[0], tf.nn.log_softmax)
+
+
+# -- elementwise -----------------------------------------------------------------------------
+def _div(tf, a, b):
+    if a.dtype.is_integer:  # ONNX integer division truncates toward zero
+        return tf.truncatediv(a, b)
+    return a / b
+
+
+def _binary(fn: Callable):
+    return lambda tf, node, ins: fn(tf, ins[0], ins[1])
+
+
+for _op_name, _fn in {
+        "Add": lambda tf, a, b: a + b, "Sub": lambda tf, a, b: a - b,
+        "Mul": lambda tf, a, b: a * b, "Div": _div,
+        "Pow": lambda tf, a, b: tf.pow(a, tf.cast(b, a.dtype)),
+        "Equal": lambda tf, a, b: tf.equal(a, b), "Greater": lambda tf, a, b: tf.greater(a, b),
+        "Less": lambda tf, a, b: tf.less(a, b),
+        "GreaterOrEqual": lambda tf, a, b: tf.greater_equal(a, b),
+        "LessOrEqual": lambda tf, a, b: tf.less_equal(a, b),
+        "And": lambda tf, a, b: tf.logical_and(a, b), "Or": lambda tf, a, b: tf.logical_or(a, b),
+        "Xor": lambda tf, a, b: tf.math.logical_xor(a, b)}.items():
+    OPS[_op_name] = _binary(_fn)
+
+
+@op("Mod")
+def _mod(tf, node, ins):
+    a, b = ins
+    if _a(node, "fmod", 0):
+        return tf.truncatemod(a, b)  # C fmod: the dividend's sign
+    return tf.math.floormod(a, b)  # Python %: the divisor's sign
+
+
+@op("Max", "Min", "Sum", "Mean")
+def _variadic(tf, node, ins):
+    fn = {"Max": tf.maximum, "Min": tf.minimum}.get(node.op, lambda a, b: a + b)
+    xs = [t for t in ins if t is not None]
+    out = xs[0]
+    for t in xs[1:]:
+        out = fn(out, t)
+    return out / len(xs) if node.op == "Mean" else out
+
+
+@op("Where")
+def _where(tf, node, ins):
+    return tf.where(tf.cast(ins[0], tf.bool), ins[1], ins[2])
+
+
+@op("Dropout")
+def _dropout(tf, node, ins):
+    x = ins[0]  # inference: identity; the optional mask output is all true
+    return [x, tf.ones_like(x, dtype=tf.bool)][:max(1, len(node.outputs))]
+
+
+@op("Identity")
+def _identity(tf, node, ins):
+    return tf.identity(ins[0])
+
+
+@op("Cast")
+def _cast(tf, node, ins):
+    from ..ir.shapes import ONNX_DTYPES
+    to = ONNX_DTYPES.get(int(node.attrs["to"]))
+    if to is None or to == "string":
+        raise UnsupportedError(f"Cast to ONNX type {node.attrs['to']}")
+    return tf.cast(ins[0], tf.as_dtype(to))
+
+
+@op("CastLike")
+def _cast_like(tf, node, ins):
+    return tf.cast(ins[0], ins[1].dtype)
+
+
+# -- shape and tensor manipulation -----------------------------------------------------------
+def _prod(tf, dims):
+    """Product of mixed python ints / scalar tensors."""
+    out = 1
+    for d in dims:
+        out = out * d
+    return out
+
+
+def _shape_vector(tf, parts):
+    if all(isinstance(p, (int, np.integer)) for p in parts):
+        return [int(p) for p in parts]
+    return tf.stack([tf.cast(p, tf.int64) for p in parts])
+
+
+@op("Concat")
+def _concat(tf, node, ins):
+    return tf.concat([t for t in ins if t is not None], axis=int(node.attrs["axis"]))
+
+
+@op("Split")
+def _split(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    axis = _axis(int(_a(node, "axis", 0)), r)
+    sizes = _ints_or_input(tf, node, ins, "split", 1)
+    if sizes is None:  # equal parts; with num_outputs (opset 18) the last may be smaller
+        k = len(node.outputs)
+        dim = x.shape[axis]
+        if dim is None:
+            return tf.split(x, k, axis=axis)
+        chunk = -(-dim // k)
+        sizes = [min(chunk, dim - i * chunk) for i in range(k)]
+    return tf.split(x, sizes, axis=axis)
+
+
+@op("Reshape")
+def _reshape(tf, node, ins):
+    x = ins[0]
+    allow_zero = bool(_a(node, "allowzero", 0))
+    shape = node.attrs.get("shape")
+    if shape is None:
+        shape = _static(tf, node, ins, 1)
+    if shape is not None:
+        shape = [int(d) for d in np.asarray(shape).reshape(-1)]
+        if not allow_zero:  # 0 copies the input's dim
+            dims = _dims(tf, x)
+            shape = [dims[i] if d == 0 else d for i, d in enumerate(shape)]
+        return tf.reshape(x, _shape_vector(tf, shape))
+    shape = tf.cast(ins[1], tf.int64)
+    if not allow_zero:
+        n = shape.shape[0]
+        if n is None:
+            raise UnsupportedError("Reshape with a shape of unknown length")
+        dims = tf.shape(x, out_type=tf.int64)[:n]  # 0 can only stand where x has a dim
+        if n > _rank(node, x):
+            dims = tf.concat([dims, tf.ones([n - _rank(node, x)], tf.int64)], axis=0)
+        shape = tf.where(shape == 0, dims, shape)
+    return tf.reshape(x, shape)
+
+
+@op("Flatten")
+def _flatten(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    axis = _axis(int(_a(node, "axis", 1)), r)
+    dims = _dims(tf, x)
+    return tf.reshape(x, _shape_vector(tf, [_prod(tf, dims[:axis]), _prod(tf, dims[axis:])]))
+
+
+@op("Transpose")
+def _transpose(tf, node, ins):
+    perm = node.attrs.get("perm")
+    if perm is None:
+        perm = list(range(_rank(node, ins[0])))[::-1]
+    return tf.transpose(ins[0], [int(p) for p in perm])
+
+
+@op("Squeeze")
+def _squeeze(tf, node, ins):
+    x = ins[0]
+    axes = _ints_or_input(tf, node, ins, "axes", 1)
+    if axes is None:
+        return tf.squeeze(x)
+    r = _rank(node, x)
+    return tf.squeeze(x, [_axis(a, r) for a in axes])
+
+
+@op("Unsqueeze")
+def _unsqueeze(tf, node, ins):
+    x = ins[0]
+    axes = _ints_or_input(tf, node, ins, "axes", 1)
+    r = _rank(node, x) + len(axes)
+    for a in sorted(_axis(a, r) for a in axes):
+        x = tf.expand_dims(x, a)
+    return x
+
+
+def _vector(tf, node, ins, name, i):
+    """An int vector attribute or input: python ints when static, else an int64 tensor."""
+    if node.attrs.get(name) is not None:
+        return [int(d) for d in node.attrs[name]]
+    if not _has(ins, i):
+        return None
+    value = _static(tf, node, ins, i)
+    if value is not None:
+        return [int(d) for d in np.asarray(value).reshape(-1)]
+    return tf.cast(tf.reshape(ins[i], [-1]), tf.int64)
+
+
+def _clamp(tf, i, d):
+    """A slice bound within [-d-1, d], where Python and TF slicing agree."""
+    if isinstance(d, int) and isinstance(i, int):
+        return max(-d - 1, min(d, i))
+    d = tf.cast(d, tf.int64)
+    return tf.clip_by_value(tf.cast(i, tf.int64), -d - 1, d)
+
+
+@op("Slice")
+def _slice(tf, node, ins):
+    # ONNX Slice clamps like Python slicing; TF's strided_slice does too once the bounds
+    # are within [-dim-1, dim] (it mishandles huge values such as INT64_MAX)
+    x = ins[0]
+    r = _rank(node, x)
+    starts = _vector(tf, node, ins, "starts", 1)
+    ends = _vector(tf, node, ins, "ends", 2)
+    k = len(starts) if isinstance(starts, list) else int(starts.shape[0])
+    axes = _ints_or_input(tf, node, ins, "axes", 3)
+    axes = list(range(k)) if axes is None else [_axis(a, r) for a in axes]
+    steps = _ints_or_input(tf, node, ins, "steps", 4) or [1] * k
+    dims = _dims(tf, x)
+    begin, end, stride = [0] * r, [0] * r, [1] * r
+    mask = (1 << r) - 1  # axes not sliced take their whole range
+    for j, (a, st) in enumerate(zip(axes, steps)):
+        begin[a] = _clamp(tf, starts[j], dims[a])
+        end[a], stride[a] = _clamp(tf, ends[j], dims[a]), st
+        mask &= ~(1 << a)
+    vectors = [begin, end, stride]
+    if any(not isinstance(d, (int, np.integer)) for vec in vectors for d in vec):
+        # strided_slice wants one dtype for all three: int64 tensors once any is dynamic
+        vectors = [tf.stack([tf.cast(d, tf.int64) for d in vec]) for vec in vectors]
+    return tf.strided_slice(x, *vectors, begin_mask=mask, end_mask=mask)
+
+
+@op("Pad")
+def _pad(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    pads = node.attrs.get("pads")
+    pads = [int(p) for p in pads] if pads is not None else _static_ints(tf, node, ins, 1, "pads")
+    axes = _ints_or_input(tf, node, ins, "axes", 3)
+    if axes is not None:  # opset 18: pads for the listed axes only
+        full = [0] * (2 * r)
+        for j, a in enumerate(_axis(a, r) for a in axes):
+            full[a], full[r + a] = pads[j], pads[len(axes) + j]
+        pads = full
+    mode = _a(node, "mode", "constant")
+    if any(p < 0 for p in pads):  # negative pads crop
+        index = tuple(slice(max(0, -pads[i]), pads[r + i] if pads[r + i] < 0 else None)
+                      for i in range(r))
+        x = x[index]
+        pads = [max(0, p) for p in pads]
+    if mode == "constant":
+        if _has(ins, 2):
+            value = tf.cast(tf.reshape(ins[2], []), x.dtype)
+        else:
+            value = tf.cast(float(_a(node, "value", 0.0)), x.dtype)
+        return tf.pad(x, [[pads[i], pads[r + i]] for i in range(r)], constant_values=value)
+    if mode == "reflect":
+        return tf.pad(x, [[pads[i], pads[r + i]] for i in range(r)], mode="REFLECT")
+    if mode in ("edge", "wrap"):  # gather with clamped / wrapped indices
+        for i in range(r):
+            if pads[i] or pads[r + i]:
+                d = x.shape[i]
+                if d is None:
+                    raise UnsupportedError(f"Pad mode '{mode}' needs static dims")
+                idx = np.arange(-pads[i], d + pads[r + i])
+                idx = np.clip(idx, 0, d - 1) if mode == "edge" else idx % d
+                x = tf.gather(x, idx, axis=i)
+        return x
+    raise UnsupportedError(f"Pad mode '{mode}'")
+
+
+@op("Shape")
+def _shape(tf, node, ins):
+    shape = tf.shape(ins[0], out_type=tf.int64)
+    start, end = node.attrs.get("start", 0), node.attrs.get("end")
+    return shape[start:end] if (start or end is not None) else shape
+
+
+@op("Size")
+def _size(tf, node, ins):
+    return tf.size(ins[0], out_type=tf.int64)
+
+
+def _fix_indices(tf, idx, dim):
+    """ONNX indices may be negative (counted from the end)."""
+    idx = tf.cast(idx, tf.int64)
+    return tf.where(idx < 0, idx + tf.cast(dim, tf.int64), idx)
+
+
+@op("Gather")
+def _gather(tf, node, ins):
+    x, idx = ins
+    axis = _axis(int(_a(node, "axis", 0)), _rank(node, x))
+    return tf.gather(x, _fix_indices(tf, idx, _dims(tf, x)[axis]), axis=axis)
+
+
+@op("GatherElements")
+def _gather_elements(tf, node, ins):
+    x, idx = ins
+    axis = _axis(int(_a(node, "axis", 0)), _rank(node, x))
+    idx = _fix_indices(tf, idx, _dims(tf, x)[axis])
+    return tf.experimental.numpy.take_along_axis(x, idx, axis=axis)
+
+
+@op("Embedding")
+def _embedding(tf, node, ins):
+    return tf.gather(ins[1], tf.cast(ins[0], tf.int64))
+
+
+def _reduce(fn_name):
+    def impl(tf, node, ins):
+        x = ins[0]
+        axes = _ints_or_input(tf, node, ins, "axes", 1)
+        if not axes:
+            if _a(node, "noop_with_empty_axes", 0):
+                return tf.identity(x)
+            axes = list(range(_rank(node, x)))
+        keep = bool(_a(node, "keepdims", 1))
+        fns = {"ReduceMean": tf.reduce_mean, "ReduceSum": tf.reduce_sum,
+               "ReduceMax": tf.reduce_max, "ReduceMin": tf.reduce_min,
+               "ReduceProd": tf.reduce_prod, "ReduceLogSumExp": tf.reduce_logsumexp}
+        if fn_name in fns:
+            return fns[fn_name](x, axis=axes, keepdims=keep)
+        if fn_name == "ReduceL1":
+            return tf.reduce_sum(tf.abs(x), axis=axes, keepdims=keep)
+        square_sum = tf.reduce_sum(tf.square(x), axis=axes, keepdims=keep)
+        return tf.sqrt(square_sum) if fn_name == "ReduceL2" else square_sum
+    return impl
+
+
+for _op_name in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                 "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare"):
+    OPS[_op_name] = _reduce(_op_name)
+
+
+@op("ArgMax", "ArgMin")
+def _arg(tf, node, ins):
+    x = ins[0]
+    axis = _axis(int(_a(node, "axis", 0)), _rank(node, x))
+    fn = tf.math.argmax if node.op == "ArgMax" else tf.math.argmin
+    if _a(node, "select_last_index", 0):  # TF picks the first of ties: search reversed
+        y = tf.cast(_dims(tf, x)[axis], tf.int64) - 1 - fn(tf.reverse(x, [axis]), axis=axis,
+                                                             output_type=tf.int64)
+    else:
+        y = fn(x, axis=axis, output_type=tf.int64)
+    return tf.expand_dims(y, axis) if _a(node, "keepdims", 1) else y
+
+
+@op("TopK")
+def _topk(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    axis = _axis(int(_a(node, "axis", -1)), r)
+    k = _static_ints(tf, node, ins, 1, "K")[0]
+    largest = bool(_a(node, "largest", 1))
+    perm = list(range(r))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    xt = tf.transpose(x, perm) if axis != r - 1 else x
+    values, indices = tf.math.top_k(xt if largest else -xt, k=k, sorted=True)
+    values = values if largest else -values
+    if axis != r - 1:
+        values, indices = tf.transpose(values, perm), tf.transpose(indices, perm)
+    return [values, tf.cast(indices, tf.int64)]
+
+
+@op("Expand")
+def _expand(tf, node, ins):
+    x = ins[0]  # bidirectional broadcast of x against the shape
+    shape = tf.cast(ins[1], tf.int64)
+    return tf.broadcast_to(x, tf.broadcast_dynamic_shape(tf.shape(x, out_type=tf.int64), shape))
+
+
+@op("Tile")
+def _tile(tf, node, ins):
+    return tf.tile(ins[0], tf.cast(ins[1], tf.int64))
+
+
+@op("Constant")
+def _constant(tf, node, ins):
+    for key, dtype in (("value", None), ("value_float", np.float32),
+                       ("value_floats", np.float32), ("value_int", np.int64),
+                       ("value_ints", np.int64)):
+        if key in node.attrs:
+            return tf.constant(np.asarray(node.attrs[key], dtype=dtype))
+    raise UnsupportedError(f"Constant with attributes {sorted(node.attrs)}")
+
+
+@op("ConstantOfShape")
+def _constant_of_shape(tf, node, ins):
+    value = np.asarray(node.attrs.get("value", np.zeros(1, np.float32))).reshape(-1)
+    return tf.fill(tf.cast(ins[0], tf.int64), tf.constant(value[0], dtype=value.dtype))
+
+
+@op("Range")
+def _range(tf, node, ins):
+    start, limit, delta = (tf.reshape(t, []) for t in ins[:3])
+    return tf.range(start, limit, delta, dtype=start.dtype)
+
+
+@op("CumSum")
+def _cumsum(tf, node, ins):
+    axis = _static_ints(tf, node, ins, 1, "axis")[0]
+    return tf.math.cumsum(ins[0], axis=axis, exclusive=bool(_a(node, "exclusive", 0)),
+                          reverse=bool(_a(node, "reverse", 0)))
+
+
+@op("DepthToSpace")
+def _depth_to_space(tf, node, ins):
+    x = ins[0]
+    bs = int(node.attrs["blocksize"])
+    n, c, h, w = _dims(tf, x)
+    if _a(node, "mode", "DCR") == "DCR":
+        y = tf.reshape(x, _shape_vector(tf, [n, bs, bs, c // bs // bs, h, w]))
+        y = tf.transpose(y, [0, 3, 4, 1, 5, 2])
+    else:  # CRD
+        y = tf.reshape(x, _shape_vector(tf, [n, c // bs // bs, bs, bs, h, w]))
+        y = tf.transpose(y, [0, 1, 4, 2, 5, 3])
+    return tf.reshape(y, _shape_vector(tf, [n, c // bs // bs, h * bs, w * bs]))
+
+
+@op("SpaceToDepth")
+def _space_to_depth(tf, node, ins):
+    x = ins[0]
+    bs = int(node.attrs["blocksize"])
+    n, c, h, w = _dims(tf, x)
+    y = tf.reshape(x, _shape_vector(tf, [n, c, h // bs, bs, w // bs, bs]))
+    y = tf.transpose(y, [0, 3, 5, 1, 2, 4])
+    return tf.reshape(y, _shape_vector(tf, [n, c * bs * bs, h // bs, w // bs]))
+
+
+# -- resize ----------------------------------------------------------------------------------
+@op("Resize", "Upsample")
+def _resize(tf, node, ins):
+    """Separable resampling: per resized axis, gather the taps each output cell reads and
+    weight them; tap indices and weights follow the ONNX reference exactly (float32, as
+    onnxruntime computes them)."""
+    x = ins[0]
+    r = _rank(node, x)
+    if _a(node, "antialias", 0):
+        raise UnsupportedError("Resize with antialias")
+    old = node.op == "Upsample" or len(ins) == 2  # Upsample / Resize-10: (X, scales)
+    mode = _a(node, "mode", "nearest")
+    if old:
+        scales = node.attrs.get("scales")
+        if scales is None:
+            scales = _static(tf, node, ins, 1)
+        if scales is None:
+            raise UnsupportedError(f"{node.op} needs constant scales")
+        scales, sizes = [float(s) for s in np.asarray(scales).reshape(-1)], None
+        ctm, nearest = "asymmetric", "simple"
+        mode = "linear" if mode in ("linear", "bilinear") else mode
+    else:
+        ctm = node.attrs.get("coordinate_transformation_mode", "half_pixel")
+        nearest = node.attrs.get("nearest_mode", "round_prefer_floor")
+        scales = _static(tf, node, ins, 2)
+        sizes = _static(tf, node, ins, 3)
+        scales = None if scales is None or scales.size == 0 else \
+            [float(s) for s in scales.reshape(-1)]
+        sizes = None if sizes is None or sizes.size == 0 else [int(s) for s in sizes.reshape(-1)]
+        if scales is None and sizes is None:
+            raise UnsupportedError("Resize needs constant scales or sizes")
+        if node.attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+            raise UnsupportedError("Resize keep_aspect_ratio_policy other than 'stretch'")
+    if ctm == "tf_crop_and_resize":
+        raise UnsupportedError("Resize coordinate_transformation_mode 'tf_crop_and_resize'")
+    axes = [_axis(a, r) for a in node.attrs.get("axes", range(r))]
+    for j, a in enumerate(axes):
+        size = x.shape[a]
+        if size is None:
+            raise UnsupportedError("Resize needs static sizes on the resized axes")
+        if sizes is not None:
+            out = sizes[j]
+            scale = np.float32(out) / np.float32(size)
+        else:
+            scale = np.float32(scales[j])
+            out = int(np.floor(np.float32(size) * scale))  # in float32, as onnxruntime
+        if out == size and scale == 1:
+            continue
+        idx, weights = _resize_taps(node, mode, ctm, nearest, size, out, scale)
+        x = _apply_taps(tf, x, a, r, idx, weights)
+    return x
+
+
+def _resize_coords(ctm, size, out, scale):
+    i = np.arange(out, dtype=np.float32)
+    f32 = np.float32
+    if ctm == "half_pixel":
+        return (i + f32(0.5)) / scale - f32(0.5)
+    if ctm == "pytorch_half_pixel":
+        return (i + f32(0.5)) / scale - f32(0.5) if out > 1 else np.zeros(out, np.float32)
+    if ctm == "align_corners":
+        return i * f32(size - 1) / f32(out - 1) if out > 1 else np.zeros(out, np.float32)
+    if ctm == "asymmetric":
+        return i / scale
+    if ctm == "half_pixel_symmetric":
+        adjustment = f32(out) / (scale * f32(size))
+        offset = f32(size) / f32(2) * (f32(1) - adjustment)
+        return offset + (i + f32(0.5)) / scale - f32(0.5)
+    raise UnsupportedError(f"Resize coordinate_transformation_mode '{ctm}'")
+
+
+def _resize_taps(node, mode, ctm, nearest, size, out, scale):
+    """(indices [out, taps], weights [out, taps] or None) for one axis."""
+    x = _resize_coords(ctm, size, out, scale).astype(np.float32)
+    if mode == "nearest":
+        if nearest == "simple":  # onnxruntime's rule before opset 11
+            nearest = "ceil" if scale < 1 else "floor"
+        rounding = {"round_prefer_floor": lambda v: np.ceil(v - np.float32(0.5)),
+                    "round_prefer_ceil": lambda v: np.floor(v + np.float32(0.5)),
+                    "floor": np.floor, "ceil": np.ceil}.get(nearest)
+        if rounding is None:
+            raise UnsupportedError(f"Resize nearest_mode '{nearest}'")
+        return np.clip(rounding(x), 0, size - 1).astype(np.int64)[:, None], None
+    base = np.floor(x)
+    t = (x - base).astype(np.float32)
+    if mode == "linear":
+        idx = base[:, None] + np.arange(2)
+        w = np.stack([1 - t, t], axis=1)
+    elif mode == "cubic":
+        a = np.float32(_a(node, "cubic_coeff_a", -0.75))
+        idx = base[:, None] + np.arange(-1, 3)
+        w = np.stack([_cubic(a, t + 1), _cubic(a, t), _cubic(a, 1 - t), _cubic(a, 2 - t)],
+                     axis=1)
+        if _a(node, "exclude_outside", 0):
+            w = np.where((idx < 0) | (idx > size - 1), 0, w)
+            w = w / w.sum(axis=1, keepdims=True)
+    else:
+        raise UnsupportedError(f"Resize mode '{mode}'")
+    # taps outside the input read its edge (the reference pads with edge values)
+    return np.clip(idx, 0, size - 1).astype(np.int64), w.astype(np.float32)
+
+
+def _cubic(a, d):
+    """Keys' cubic kernel at distance |d| (d in [0, 2])."""
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, far).astype(np.float32)
+
+
+def _apply_taps(tf, x, axis, rank, idx, weights):
+    if weights is None:
+        return tf.gather(x, idx[:, 0], axis=axis)
+    shape = [1] * rank
+    shape[axis] = idx.shape[0]
+    out = None
+    for t in range(idx.shape[1]):
+        w = tf.constant(weights[:, t].reshape(shape), dtype=x.dtype)
+        term = tf.gather(x, idx[:, t], axis=axis) * w
+        out = term if out is None else out + term
+    return out
+
+
+# -- attention -------------------------------------------------------------------------------
+@op("Attention")
+def _attention(tf, node, ins):
+    """softmax(Q K^T * scale + mask) V over [B, heads, S, D] (3-D inputs are split into
+    q_num_heads / kv_num_heads heads first), with grouped K/V heads repeated."""
+    if len(node.outputs) > 1:
+        raise UnsupportedError("Attention with present key/value outputs")
+    if _has(ins, 4) or _has(ins, 5):
+        raise UnsupportedError("Attention with a past key/value cache")
+    q, k, v = ins[:3]
+    three_d = q.shape.rank == 3
+    if three_d:
+        hq, hkv = int(node.attrs["q_num_heads"]), int(node.attrs["kv_num_heads"])
+
+        def heads(t, h):
+            b, s, d = _dims(tf, t)
+            return tf.transpose(tf.reshape(t, _shape_vector(tf, [b, s, h, d // h])),
+                                [0, 2, 1, 3])
+        q, k, v = heads(q, hq), heads(k, hkv), heads(v, hkv)
+    groups = int(q.shape[1]) // int(k.shape[1])
+    if groups > 1:
+        k, v = tf.repeat(k, groups, axis=1), tf.repeat(v, groups, axis=1)
+    scale = node.attrs.get("scale")
+    if scale is None:
+        scale = 1.0 / np.sqrt(float(q.shape[-1]))
+    scores = tf.matmul(q, k, transpose_b=True) * tf.cast(scale, q.dtype)
+    if _a(node, "is_causal", 0):
+        s_q, s_k = _dims(tf, scores)[-2:]
+        causal = tf.linalg.band_part(tf.ones(_shape_vector(tf, [s_q, s_k]), tf.bool), -1, 0)
+        scores = tf.where(causal, scores, tf.cast(-np.inf, scores.dtype))
+    if _has(ins, 3):
+        mask = ins[3]
+        if mask.dtype == tf.bool:
+            scores = tf.where(mask, scores, tf.cast(-np.inf, scores.dtype))
+        else:
+            scores = scores + mask
+    y = tf.matmul(tf.nn.softmax(scores, axis=-1), v)
+    if three_d:
+        b, h, s, d = _dims(tf, y)
+        y = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), _shape_vector(tf, [b, s, h * d]))
+    return y
