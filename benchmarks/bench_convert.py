@@ -1,6 +1,7 @@
-"""Peak memory of converting a ~100 MB ONNX model through the IR (to ONNX and to PyTorch),
-as multiples of the model's size, next to onnx.load alone. Each case runs in a fresh process.
-Usage: python benchmarks/bench_convert.py [--mb 100]"""
+"""Peak memory of converting a ~100 MB model (ONNX, and Caffe prototxt + caffemodel) to ONNX,
+PyTorch and TensorFlow, as multiples of the model's size, next to the baseline onnx.load of the
+same file. Each case runs in a fresh process; weights are streamed, so conversion to a file
+should stay well under 1x. Usage: python benchmarks/bench_convert.py [--mb 100] [--no-tf]"""
 from __future__ import annotations
 
 import argparse
@@ -16,14 +17,42 @@ from onnx import helper, numpy_helper
 ROOT = Path(__file__).resolve().parent.parent
 
 CASES = {
-    "onnx.load alone": "import onnx; onnx.load(sys.argv[1])",
+    "onnx.load alone (baseline)": "import onnx; onnx.load(sys.argv[1])",
     "graphscope.load (structure)": "import graphscope; graphscope.load(sys.argv[1])",
-    "convert -> ONNX": "import graphscope; graphscope.convert(sys.argv[1], to='onnx', "
-                       "output=sys.argv[2] + '.onnx')",
+    "convert -> ONNX file": "import graphscope; graphscope.convert(sys.argv[1], to='onnx', "
+                            "output=sys.argv[2] + '.onnx')",
     "convert -> PyTorch module": "import graphscope; graphscope.convert(sys.argv[1], to='pytorch')",
+    "convert -> TF SavedModel": "import graphscope; graphscope.convert(sys.argv[1], to='tf', "
+                                "output=sys.argv[2] + '.tf')",
+}
+CAFFE_CASES = {
+    "Caffe load with weights": "import graphscope; graphscope.load(sys.argv[1], "
+                               "weights=sys.argv[3])",
+    "Caffe convert -> ONNX file": "import graphscope; graphscope.convert(sys.argv[1], "
+                                  "weights=sys.argv[3], to='onnx', output=sys.argv[2] + '.c.onnx')",
 }
 
 
+def big_caffe(mb: int, tmp: Path) -> tuple[Path, Path]:
+    """InnerProduct layers of 1024 x 1024, as a prototxt and a caffemodel of ``mb`` MB."""
+    sys.path.insert(0, str(ROOT))
+    from graphscope.adapters.caffe.caffemodel import write_caffemodel
+    width = 1024
+    layers = max(1, mb * 2 ** 20 // (width * width * 4))
+    text = 'name: "big" input: "x" input_shape { dim: 1 dim: 1024 }\n'
+    bottom = "x"
+    rng = np.random.default_rng(0)
+    blobs = []
+    for i in range(layers):
+        text += (f'layer {{ name: "fc{i}" type: "InnerProduct" bottom: "{bottom}" top: "fc{i}" '
+                 f'inner_product_param {{ num_output: {width} bias_term: false }} }}\n')
+        bottom = f"fc{i}"
+        blobs.append((f"fc{i}", "InnerProduct",
+                      [rng.standard_normal((width, width), np.float32)]))
+    proto, weights = tmp / "big.prototxt", tmp / "big.caffemodel"
+    proto.write_text(text)
+    write_caffemodel(weights, blobs)
+    return proto, weights
 def big_model(mb: int) -> onnx.ModelProto:
     width = 1024
     layers = max(1, mb * 2 ** 20 // (width * width * 4))
@@ -39,16 +68,19 @@ def big_model(mb: int) -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def peak_growth_mb(code: str, *args: str) -> float:
-    """Peak RSS during ``code`` minus the RSS before it, with every import done first.
-    VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's RSS at fork time."""
+def peak_growth_mb(code: str, *args: str, imports: str = "") -> float:
+    """Peak RSS during ``code`` minus the RSS before it, with every import done first and the
+    kernel's high-water mark reset after them (clear_refs 5). VmHWM, not ru_maxrss: a child's
+    ru_maxrss starts from its parent's RSS at fork time."""
     wrapper = ("import sys; sys.path.insert(0, %r)\n"
                "import numpy, onnx, onnxruntime, torch, graphscope, graphscope.runtime.torch\n"
+               "%s\n"
                "kb = lambda key: int(next(l for l in open('/proc/self/status') "
                "if l.startswith(key)).split()[1]) / 1024\n"
+               "open('/proc/self/clear_refs', 'w').write('5')\n"
                "before = kb('VmRSS')\n%s\n"
                "print(kb('VmHWM') - before)"
-               % (str(ROOT), code))
+               % (str(ROOT), imports, code))
     out = subprocess.run([sys.executable, "-c", wrapper, *args], check=True,
                          capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
@@ -57,14 +89,21 @@ def peak_growth_mb(code: str, *args: str) -> float:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=100)
+    ap.add_argument("--no-tf", action="store_true", help="skip the TensorFlow case (slow import)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     path = tmp / "big.onnx"
     onnx.save(big_model(args.mb), str(path))
+    proto, weights = big_caffe(args.mb, tmp)
     size = path.stat().st_size / 2 ** 20
-    print(f"model {size:.0f} MB")
-    for label, code in CASES.items():
-        grow = peak_growth_mb(code, str(path), str(tmp / "out"))
+    print(f"model {size:.0f} MB (caffemodel {weights.stat().st_size / 2 ** 20:.0f} MB)")
+    cases = dict(CASES)
+    if args.no_tf:
+        cases.pop("convert -> TF SavedModel")
+    for label, code in list(cases.items()) + list(CAFFE_CASES.items()):
+        src = str(proto) if label.startswith("Caffe") else str(path)
+        imports = "import tensorflow, graphscope.convert.to_tf" if "TF" in label else ""
+        grow = peak_growth_mb(code, src, str(tmp / "out"), str(weights), imports=imports)
         print(f"{label:30s} peak memory growth {grow:7.0f} MB   x{grow / size:.2f} of the model")
 
 

@@ -7,6 +7,8 @@ followed by a varint (type 0), 8 bytes (type 1), a length-prefixed run (type 2) 
 """
 from __future__ import annotations
 
+import os
+
 from .errors import ParseError
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
@@ -82,3 +84,33 @@ def len_prefix(field: int, length: int) -> bytes:
 
 def len_field(field: int, payload: bytes) -> bytes:
     return len_prefix(field, len(payload)) + payload
+
+
+class FileWindow:
+    """A file indexed like bytes (buf[i], buf[a:b]) through a small read window, so that
+    walking the fields reads their headers, not the weights between them. (A memory map
+    would do, but the kernel maps megabytes around each touched page: the RSS grows.)"""
+
+    WINDOW = 1 << 16
+
+    def __init__(self, f):
+        self.f = f
+        self.size = os.fstat(f.fileno()).st_size
+        self.start, self.data = 0, b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _read(self, start: int, n: int) -> bytes:
+        self.f.seek(start)
+        return self.f.read(n)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            a, b = i.start or 0, min(i.stop, self.size)
+            if self.start <= a and b <= self.start + len(self.data):
+                return self.data[a - self.start:b - self.start]
+            return self._read(a, b - a)
+        if not self.start <= i < self.start + len(self.data):
+            self.start, self.data = i, self._read(i, self.WINDOW)
+        return self.data[i - self.start]

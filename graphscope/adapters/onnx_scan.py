@@ -11,7 +11,6 @@ TensorProto dims 1, data_type 2, name 8, raw_data 9.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def read_structure(path: Path):
     spans: dict[str, RawSpan] = {}
     kept = bytearray()
     with open(path, "rb") as f:
-        buf = FileWindow(f)
+        buf = wire.FileWindow(f)
         for field, wt, at, s, e in wire.spans(buf, 0, len(buf), file, WHAT):
             if field == MODEL_GRAPH and wt == wire.LEN:
                 kept += wire.len_field(MODEL_GRAPH, _graph_without_raw(buf, s, e, file, spans))
@@ -67,36 +66,6 @@ def read_structure(path: Path):
     model = onnx.ModelProto()
     model.ParseFromString(bytes(kept))
     return model, spans
-
-
-class FileWindow:
-    """A file indexed like bytes (buf[i], buf[a:b]) through a small read window, so that
-    walking the fields reads their headers, not the weights between them. (A memory map
-    would do, but the kernel maps megabytes around each touched page: the RSS grows.)"""
-
-    WINDOW = 1 << 16
-
-    def __init__(self, f):
-        self.f = f
-        self.size = os.fstat(f.fileno()).st_size
-        self.start, self.data = 0, b""
-
-    def __len__(self) -> int:
-        return self.size
-
-    def _read(self, start: int, n: int) -> bytes:
-        self.f.seek(start)
-        return self.f.read(n)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            a, b = i.start or 0, min(i.stop, self.size)
-            if self.start <= a and b <= self.start + len(self.data):
-                return self.data[a - self.start:b - self.start]
-            return self._read(a, b - a)
-        if not self.start <= i < self.start + len(self.data):
-            self.start, self.data = i, self._read(i, self.WINDOW)
-        return self.data[i - self.start]
 
 
 def _graph_without_raw(buf, start: int, end: int, file: str, spans: dict) -> bytes:

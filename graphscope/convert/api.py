@@ -99,11 +99,25 @@ def _onnx(graph: Graph, output, opset, seed):
 
 
 def _pytorch(graph: Graph, output, opset, seed):
+    if output is not None and Path(output).suffix.lower() == ".py":
+        from . import torch_source  # readable source + state_dict
+        generated = torch_source.generate(graph, _class_name(graph))
+        torch_source.write(generated, output)
+        module = torch_source.instantiate(generated)
+        module.graphscope_source = generated  # --verify reads forward()'s locals through it
+        return module
     from ..runtime.torch import build_module
     model = build_module(graph)
     if output is not None:
         _save_torchscript(model, graph, output, seed)
     return model
+
+
+def _class_name(graph: Graph) -> str:
+    """'small_resnet' -> 'SmallResnet'; a name that is no identifier -> 'ConvertedModel'."""
+    name = "".join(part[:1].upper() + part[1:] for part in
+                   "".join(c if c.isalnum() else "_" for c in graph.name).split("_"))
+    return name if name.isidentifier() and not name[0].isdigit() else "ConvertedModel"
 
 
 def _tf(graph: Graph, output, opset, seed):
@@ -159,10 +173,23 @@ def verify_conversion(graph: Graph, target: str, model, rtol: float, atol: float
     elif target == "tf":
         target_values = model.run(*args, capture=names)
     else:
-        import torch
-        with torch.no_grad():
-            _, captured = model(*[torch.from_numpy(a) for a in args], capture=names)
-        target_values = {k: v.numpy() for k, v in captured.items()}
+        target_values = _torch_values(model, args, names)
     report = compare(graph, source_values, target_values, rtol, atol)
     report.reference = reference
     return report
+
+
+def _torch_values(model, args, names) -> dict:
+    """Every value a torch target exposes: the interpreter captures by name; a module built
+    from generated source gives its forward()'s locals."""
+    import torch
+    tensors = [torch.from_numpy(a) for a in args]
+    with torch.no_grad():
+        generated = getattr(model, "graphscope_source", None)
+        if generated is None:
+            _, captured = model(*tensors, capture=names)
+            return {k: v.numpy() for k, v in captured.items()}
+        from .torch_source import run_capturing
+        _, local = run_capturing(model, *tensors)
+    return {value: local[name].numpy() for value, name in generated.local_of.items()
+            if isinstance(local.get(name), torch.Tensor)}

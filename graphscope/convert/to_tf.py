@@ -118,7 +118,7 @@ def build_tf_module(graph: Graph):
             super().__init__(name="graphscope")
             index, variables, constants = {}, [], {}
             for name, v in sorted(graph.weights.items()):
-                arr = np.asarray(v.data.array)
+                arr = np.asarray(v.data.read())  # not kept: the variable holds it
                 if arr.dtype.kind == "f":
                     index[name] = len(variables)
                     variables.append(tf.Variable(arr, trainable=False,

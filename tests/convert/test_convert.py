@@ -89,3 +89,28 @@ def test_unsupported_ops_are_named_and_nothing_is_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(UnsupportedError, match="caffe.PriorBox"):
         graphscope.convert(graph, to="pytorch")
+
+
+def test_cli_convert_to_python_source_verifies_every_value(tmp_path, zoo_dir):
+    dst = tmp_path / "small_resnet.py"
+    proc = run_cli("convert", zoo_dir / "small_resnet.onnx", "-o", dst, "--verify")
+    assert proc.returncode == 0, proc.stderr
+    graph = graphscope.load(zoo_dir / "small_resnet.onnx")
+    n_values = sum(len(n.outputs) for n in graph.nodes)
+    assert f"all {n_values} compared values agree" in proc.stdout
+    text = dst.read_text()
+    assert "class SmallResnet(nn.Module):" in text
+    assert text.count("nn.Conv2d(") == sum(n.op == "Conv" for n in graph.nodes)
+    assert (tmp_path / "small_resnet.pth").is_file()
+
+
+def test_perturbed_generated_module_is_caught_at_that_layer(tmp_path):
+    graph = graphscope.load(onnx_models.small_resnet())
+    result = graphscope.convert(graph, to="pytorch", output=tmp_path / "m.py")
+    module = result.model
+    assert verify_conversion(graph, "pytorch", module, 1e-4, 1e-5).ok
+    with torch.no_grad():
+        module.layer2_0_conv2.weight.mul_(1.01)
+    report = verify_conversion(graph, "pytorch", module, 1e-4, 1e-5)
+    assert report.first_divergence.node == "/layer2/0/conv2/Conv"
+    assert all(d.ok for d in report.layers[:report.layers.index(report.first_divergence)])

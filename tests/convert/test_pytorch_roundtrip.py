@@ -17,21 +17,40 @@ def original(name):
     return model, example()
 
 
+def structured_inputs(x):
+    """Inputs that are not noise, shaped like ``x``: a smooth ramp, a checkerboard, zeros and
+    a constant (conversions that get borders or signs wrong show up on these)."""
+    shape = x.shape
+    ramp = torch.linspace(-1, 1, x.numel()).reshape(shape)
+    idx = torch.arange(x.numel()).reshape(shape)
+    checker = ((idx + idx // shape[-1]) % 2).float() * 2 - 1
+    return {"ramp": ramp, "checkerboard": checker, "zeros": torch.zeros(shape),
+            "constant": torch.full(shape, 0.75)}
+
+
 @pytest.mark.parametrize("name", CNNS + ["vit"])
-def test_pytorch_to_onnx_and_back_match_the_module(name):
+def test_pytorch_to_onnx_and_back_match_the_module(name, tmp_path):
+    import onnxruntime as ort
+
+    from graphscope.convert import torch_source
     model, x = original(name)
-    with torch.no_grad():
-        expected = model(x).numpy()
     graph = graphscope.load(model, example_inputs=(x,))
     onnx_model = graphscope.convert(graph, to="onnx")
-    import onnxruntime as ort
     sess = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     module = graphscope.convert(graph, to="pytorch")
-    with torch.no_grad():
-        back = module(x).numpy()
-    np.testing.assert_allclose(back, expected, rtol=1e-4, atol=1e-5)
+    generated = graphscope.convert(graph, to="pytorch", output=tmp_path / "m.py").model
+    assert isinstance(generated, torch.nn.Module) and "graphscope" not in \
+        (tmp_path / "m.py").read_text().split("import torch", 1)[1]
+    inputs = {"random": x, **structured_inputs(x)}
+    for label, xi in inputs.items():
+        with torch.no_grad():
+            expected = model(xi).numpy()
+            back, gen = module(xi).numpy(), generated(xi).numpy()
+        got = sess.run(None, {sess.get_inputs()[0].name: xi.numpy()})[0]
+        for target, out in (("onnx", got), ("pytorch", back), ("python source", gen)):
+            np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{name} -> {target} on {label} input")
+    assert torch_source.generate(graph).local_of  # values are named for --verify
 
 
 def test_probe_through_onnxruntime_equals_torch_forward_hooks():

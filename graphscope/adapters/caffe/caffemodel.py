@@ -22,10 +22,10 @@ from ...errors import ParseError
 class BlobRecord:
     """One blob of one layer: its shape as the file gives it and where its data lies."""
 
-    __slots__ = ("shape", "legacy", "shaped", "buf", "chunks", "dtype", "file")
+    __slots__ = ("shape", "legacy", "shaped", "chunks", "dtype", "file")
 
-    def __init__(self, buf, file):
-        self.buf, self.file = buf, file
+    def __init__(self, file):
+        self.file = file
         self.shape: tuple[int, ...] = ()
         self.legacy = [1, 1, 1, 1]
         self.shaped = False  # True when the file gives a BlobShape (new style)
@@ -47,10 +47,19 @@ class BlobRecord:
 
     def array(self, shape=None):
         import numpy as np
-        parts = [np.frombuffer(self.buf, dtype=self.dtype, count=n, offset=o)
-                 for o, n in self.chunks]
-        a = np.concatenate(parts) if len(parts) != 1 else parts[0].copy()
-        a = a.astype("float32")
+        if len(self.chunks) == 1:  # packed data, as Caffe writes it: one read
+            (o, n), = self.chunks
+            a = np.fromfile(self.file, dtype=self.dtype, count=n, offset=o)
+        else:  # unpacked values (or none): one read of the span that holds them all
+            size = np.dtype(self.dtype).itemsize
+            lo = min((o for o, _ in self.chunks), default=0)
+            hi = max((o + n * size for o, n in self.chunks), default=0)
+            with open(self.file, "rb") as f:
+                f.seek(lo)
+                block = f.read(hi - lo)
+            a = np.concatenate([np.frombuffer(block, self.dtype, n, o - lo)
+                                for o, n in self.chunks] or [np.zeros(0, self.dtype)])
+        a = a.astype("float32", copy=False)
         want = tuple(shape if shape is not None else self.shape)
         n = 1
         for d in want:
@@ -71,15 +80,16 @@ def read_caffemodel(path) -> dict[str, list[BlobRecord]]:
     file = str(path)
     if not path.is_file():
         raise ParseError("no such caffemodel file", file=file)
-    buf = path.read_bytes()
-    if not buf:
-        raise ParseError("caffemodel is empty", file=file)
     out: dict[str, list[BlobRecord]] = {}
-    for field, wt, s, e in _fields(buf, 0, len(buf), file):
-        if field in (100, 2) and wt == 2:
-            name, blobs = _layer(buf, s, e, file, v1=field == 2)
-            if blobs:
-                out[name] = blobs
+    with open(path, "rb") as f:
+        buf = wire.FileWindow(f)  # field headers are read; blob data stays in the file
+        if not len(buf):
+            raise ParseError("caffemodel is empty", file=file)
+        for field, wt, s, e in _fields(buf, 0, len(buf), file):
+            if field in (100, 2) and wt == 2:
+                name, blobs = _layer(buf, s, e, file, v1=field == 2)
+                if blobs:
+                    out[name] = blobs
     return out
 
 
@@ -95,7 +105,7 @@ def _layer(buf, start, end, file, v1: bool):
 
 
 def _blob(buf, start, end, file) -> BlobRecord:
-    rec = BlobRecord(buf, file)
+    rec = BlobRecord(file)
     for field, wt, s, e in _fields(buf, start, end, file):
         if 1 <= field <= 4 and wt == 0:
             rec.legacy[field - 1] = s
