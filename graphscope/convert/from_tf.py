@@ -238,4 +238,6 @@ def runnable_graph(graph, opset: int = 17, trust: bool = False):
     from .. import load
     runnable = load(proto)
     runnable.metadata.setdefault("converted_from", graph.metadata["path"])
+    if graph.metadata.get("trusted"):
+        runnable.metadata["trusted"] = True
     return runnable

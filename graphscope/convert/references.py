@@ -5,7 +5,10 @@ run it, every value it exposes named as the IR names it.
   run) and gives each layer's output; a layer answers for the IR value it ends in.
 - A live torch.nn.Module: forward hooks give each submodule's output; a module answers for
   the last value computed in its namespace.
-- Anything else (ONNX, TorchScript, Keras through tf2onnx): onnxruntime over the IR.
+- A Keras file (converted through tf2onnx): Keras runs the model and gives each layer's
+  output; a layer answers for the last value in its name scope, transposed to NCHW where
+  tf2onnx moved that value to channels-first.
+- Anything else (ONNX, TorchScript, SavedModel, GraphDef): onnxruntime over the IR.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ def reference_run(graph: Graph, feeds: dict[str, np.ndarray], source=None
             pass
         else:
             return "OpenCV cv2.dnn", opencv_values(graph, feeds)
+    from .from_tf import KERAS_SUFFIXES
+    if str(graph.metadata.get("converted_from", "")).lower().endswith(KERAS_SUFFIXES):
+        return "Keras", keras_values(graph, feeds)
     from .from_torch import reference_module, torch_kind
     if torch_kind(source):
         return "the torch module", torch_module_values(graph, reference_module(source), feeds)
@@ -112,3 +118,67 @@ def _fits(shape, actual) -> bool:
     """The IR's shape (with symbolic dims) admits ``actual``."""
     return shape is None or (len(shape) == len(actual) and all(
         not isinstance(d, int) or d == a for d, a in zip(shape, actual)))
+
+
+def keras_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each Keras layer's output (a functional or Sequential model; a subclassed one gives
+    its outputs only), keyed by the value of tf2onnx's graph that layer ends in."""
+    import re
+    from pathlib import Path
+
+    from ..adapters.tensorflow.tf_runtime import load_keras_file
+    model = load_keras_file(Path(graph.metadata["converted_from"]),
+                            trust=graph.metadata.get("trusted", False))
+    import warnings
+    args = [feeds[v.name] for v in graph.inputs]
+    arg = args[0] if len(args) == 1 else args
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    with warnings.catch_warnings():  # Keras warns when a dict-input model gets a list
+        warnings.simplefilter("ignore")
+        values = dict(zip((v.name for v in graph.outputs), _as_list(model(arg, training=False))))
+        try:
+            import keras
+            probe = keras.Model(model.inputs, [layer.output for layer in layers])
+            outs = _as_list(probe(arg, training=False))
+        except (AttributeError, ValueError):  # subclassed: layers have no symbolic outputs
+            layers, outs = [], []
+    last_in: dict[str, str] = {}  # scope component -> the last value computed under it
+    for n in graph.nodes:
+        for part in (n.namespace or "").split("/"):
+            last_in[re.sub(r"_\d+$", "", part)] = n.outputs[0].name
+    shapes = {v.name: v.type.shape for n in graph.nodes for v in n.outputs}
+    first = _channels_first(graph)
+    for layer, out in zip(layers, outs):
+        name = last_in.get(layer.name)
+        if name is None or name in values:
+            continue
+        a = np.asarray(out)
+        if name in first and a.ndim == 4:
+            a = a.transpose(0, 3, 1, 2)
+        if _fits(shapes.get(name), a.shape):
+            values[name] = a
+    return {k: np.asarray(a) for k, a in values.items()}
+
+
+def _as_list(out) -> list:
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _channels_first(graph: Graph) -> set[str]:
+    """Values tf2onnx holds as NCHW: Keras inputs are NHWC; a Transpose (0, 3, 1, 2) turns a
+    value channels-first, (0, 2, 3, 1) back; other 4-d ops keep their input's layout."""
+    first: set[str] = set()
+    nhwc = {v.name for v in graph.inputs}
+    for n in graph.nodes:
+        ins = [v.name for v in n.inputs if v is not None and not v.is_weight]
+        was_first = any(i in first for i in ins[:1])
+        was_last = any(i in nhwc for i in ins[:1])
+        perm = tuple(n.attrs.get("perm", ())) if n.op == "Transpose" else None
+        for v in n.outputs:
+            if v.type.shape is None or len(v.type.shape) != 4:
+                continue
+            if (perm == (0, 3, 1, 2) and was_last) or (perm is None and was_first):
+                first.add(v.name)
+            elif (perm == (0, 2, 3, 1) and was_first) or (perm is None and was_last):
+                nhwc.add(v.name)
+    return first

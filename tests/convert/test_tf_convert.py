@@ -293,7 +293,22 @@ def test_keras_verify_report(models):
     result = graphscope.convert(models["dir"] / "small_cnn.keras", to="pytorch", verify=True)
     report = result.report
     assert report is not None and report.ok, report.table()
+    assert report.reference == "Keras"  # the source side is Keras itself, layer by layer
     assert len(report.layers) > 5
+
+
+def test_keras_verify_names_a_perturbed_layer(models):
+    from graphscope.convert.api import verify_conversion
+    from graphscope.convert.from_tf import runnable_graph
+    graph = runnable_graph(graphscope.load(models["dir"] / "small_cnn.keras"))
+    module = graphscope.convert(graph, to="pytorch")
+    conv = next(n for n in graph.nodes if n.op == "Conv" and "conv1" in n.namespace)
+    with torch.no_grad():
+        getattr(module, module._names[conv.inputs[1].name]).mul_(1.05)
+    report = verify_conversion(graph, "pytorch", module, 1e-4, 1e-5)
+    assert report.reference == "Keras"
+    assert report.first_divergence.node == conv.name, report.table()
+    assert all(d.ok for d in report.layers[:report.layers.index(report.first_divergence)])
 
 
 # -- what does not convert ---------------------------------------------------------------------
