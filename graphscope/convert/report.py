@@ -202,7 +202,7 @@ def report_html(source: Graph, target: Graph, report: VerifyReport, title: str |
     verdict = report.table().rstrip("\n").rsplit("\n", 1)[-1]
     show = " <a href='#' id='show-first'>show it in the graphs</a>" if first else ""
 
-    facts = [("source", _describe(source, None, None)),
+    facts = [("source", f"{_describe(source, None, None)}, run by {e(report.reference)}"),
              ("target", _describe(target, target_format, target_path)),
              ("tolerance", f"rtol {report.rtol:g}, atol {report.atol:g}"),
              ("compared", f"{len(report.layers)} values, {report.compared_outputs} of them "
