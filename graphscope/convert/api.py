@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UnsupportedError, UsageError
+from ..errors import UsageError
 from ..ir.graph import Graph
 from .verify import VerifyReport, compare
 

@@ -12,7 +12,6 @@ the model as ONNX external data, and the model keeps only where they lie.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

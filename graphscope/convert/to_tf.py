@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import UnsupportedError, UsageError, require
 from ..ir.graph import Graph, Node
 from ..ir.ops import attr
+from ..ir.shapes import explicit_pads
 from ..registry import keyed_registry
 
 OPS: dict[str, Callable] = {}
@@ -321,26 +322,11 @@ def _nchw(tf, x):
     return tf.transpose(x, [0, r - 1] + list(range(1, r - 1)))
 
 
-def _same_pads(auto: str, sizes, kernel, strides, dil) -> list[int]:
-    begin, end = [], []
-    for size, k, s, d in zip(sizes, kernel, strides, dil):
-        out = -(-size // s)
-        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
-        small, big = total // 2, total - total // 2
-        begin.append(small if auto == "SAME_UPPER" else big)
-        end.append(big if auto == "SAME_UPPER" else small)
-    return begin + end
-
-
 def _window_pads(node, x, kernel, strides, dil) -> list[int]:
     """ONNX pads [b1..bn, e1..en] after auto_pad."""
     auto = _a(node, "auto_pad", "NOTSET")
-    n = len(kernel)
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        return _same_pads(auto, _spatial(node, x), kernel, strides, dil)
-    if auto == "VALID":
-        return [0] * (2 * n)
-    return [int(p) for p in (node.attrs.get("pads") or [0] * (2 * n))]
+    sizes = _spatial(node, x) if auto in ("SAME_UPPER", "SAME_LOWER") else None
+    return explicit_pads(auto, node.attrs.get("pads"), sizes, kernel, strides, dil)
 
 
 def _pad_spatial_nhwc(tf, x, begin, end, value=0):

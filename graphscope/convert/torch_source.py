@@ -30,7 +30,7 @@ from ..errors import GraphError, UnsupportedError, UsageError, require
 from ..fileio import write_atomic
 from ..ir.graph import Graph, Node, Value
 from ..ir.ops import attr
-from ..ir.shapes import ONNX_DTYPES, const, const_float
+from ..ir.shapes import ONNX_DTYPES, const, const_float, explicit_pads
 from ..registry import keyed_registry
 
 EMITTERS: dict[str, Callable] = {}
@@ -550,23 +550,14 @@ def _norm_axis(w: _Writer, axis: int, rank: int | None) -> int:
 def _pads(w: _Writer, node: Node, x: Value, kernel, strides, dil) -> list[int]:
     """The explicit [b1..bn, e1..en] pads, auto_pad resolved from the static input shape."""
     auto = attr(node, "auto_pad") or "NOTSET"
-    n = len(kernel)
+    spatial = None
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         shape = w.shape(x)
         spatial = None if shape is None else shape[2:]
-        if spatial is None or len(spatial) != n or not all(isinstance(d, int) for d in spatial):
+        if spatial is None or len(spatial) != len(kernel) or \
+                not all(isinstance(d, int) for d in spatial):
             raise w.unsupported(f"auto_pad={auto} needs static spatial input dims")
-        begin, end = [], []
-        for i, size in enumerate(spatial):
-            total = max(0, (-(-size // strides[i]) - 1) * strides[i] + (kernel[i] - 1) * dil[i]
-                        + 1 - size)
-            small, big = total // 2, total - total // 2
-            begin.append(small if auto == "SAME_UPPER" else big)
-            end.append(big if auto == "SAME_UPPER" else small)
-        return begin + end
-    if auto == "VALID":
-        return [0] * (2 * n)
-    return [int(p) for p in (attr(node, "pads") or [0] * (2 * n))]
+    return explicit_pads(auto, attr(node, "pads"), spatial, kernel, strides, dil)
 
 
 def _conv_geometry(node: Node, weight_shape):
@@ -585,13 +576,19 @@ def _dtype_kw(array: np.ndarray) -> str | None:
     return None if array.dtype == np.float32 else _torch_dtype(array.dtype.name)
 
 
-@emitter("Conv")
-def _conv(w: _Writer, node: Node):
+def _conv_operands(w: _Writer, node: Node):
+    """(x, weight value, bias value, weight array, bias array, weight shape) of a conv."""
     x, wv, bv = node.inputs[0], node.inputs[1], _optional(node, 2)
     weight, bias = w.array(wv), w.array(bv)
     wshape = weight.shape if weight is not None else w.static(wv)
     if wshape is None:
         raise w.unsupported("the weight's rank is unknown")
+    return x, wv, bv, weight, bias, wshape
+
+
+@emitter("Conv")
+def _conv(w: _Writer, node: Node):
+    x, wv, bv, weight, bias, wshape = _conv_operands(w, node)
     n, kernel, strides, dil, group = _conv_geometry(node, wshape)
     pads = _pads(w, node, x, kernel, strides, dil)
     src = w.ref(x)
@@ -617,11 +614,7 @@ def _conv(w: _Writer, node: Node):
 
 @emitter("ConvTranspose")
 def _conv_transpose(w: _Writer, node: Node):
-    x, wv, bv = node.inputs[0], node.inputs[1], _optional(node, 2)
-    weight, bias = w.array(wv), w.array(bv)
-    wshape = weight.shape if weight is not None else w.static(wv)
-    if wshape is None:
-        raise w.unsupported("the weight's rank is unknown")
+    x, wv, bv, weight, bias, wshape = _conv_operands(w, node)
     n, kernel, strides, dil, group = _conv_geometry(node, wshape)
     if (attr(node, "auto_pad") or "NOTSET") not in ("NOTSET", "VALID") or \
             node.attrs.get("output_shape"):

@@ -92,6 +92,24 @@ def spatial_out(size: Dim, k: int, stride: int, dil: int, pad_b: int, pad_e: int
     return out
 
 
+def explicit_pads(auto_pad: str, pads, sizes, kernel, strides, dilations) -> list[int]:
+    """ONNX's [b1..bn, e1..en] pads with auto_pad resolved. ``sizes``, the spatial input
+    sizes, are needed (as ints) only for SAME_*: the total padding that makes the output
+    ceil(size / stride), split evenly, the odd unit at the end (UPPER) or the start (LOWER)."""
+    n = len(kernel)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begin, end = [], []
+        for size, k, s, d in zip(sizes, kernel, strides, dilations):
+            total = max(0, (-(-size // s) - 1) * s + (k - 1) * d + 1 - size)
+            small, big = total // 2, total - total // 2
+            begin.append(small if auto_pad == "SAME_UPPER" else big)
+            end.append(big if auto_pad == "SAME_UPPER" else small)
+        return begin + end
+    if auto_pad == "VALID":
+        return [0] * (2 * n)
+    return [int(p) for p in (pads or [0] * (2 * n))]
+
+
 def window(node: Node, x: TensorType, kernel: list[int]):
     n = len(kernel)
     strides = attr(node, "strides") or [1] * n

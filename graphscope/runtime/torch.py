@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import UnsupportedError, require
 from ..ir.graph import Graph, Node
 from ..ir.ops import attr
+from ..ir.shapes import explicit_pads
 from ..registry import keyed_registry
 
 IMPLS: dict[str, Callable] = {}
@@ -116,21 +117,8 @@ def _pad_input(torch, x, pads, n, value=0.0):
 
 
 def _auto_pads(node, x, kernel, strides, dil):
-    auto = attr(node, "auto_pad") or "NOTSET"
-    n = len(kernel)
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pads_b, pads_e = [], []
-        for i in range(n):
-            size = x.shape[2 + i]
-            out = -(-size // strides[i])
-            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - size)
-            small, big = total // 2, total - total // 2
-            pads_b.append(small if auto == "SAME_UPPER" else big)
-            pads_e.append(big if auto == "SAME_UPPER" else small)
-        return pads_b + pads_e
-    if auto == "VALID":
-        return [0] * (2 * n)
-    return list(attr(node, "pads") or [0] * (2 * n))
+    return explicit_pads(attr(node, "auto_pad") or "NOTSET", attr(node, "pads"),
+                         tuple(x.shape[2:]), kernel, strides, dil)
 
 
 # -- ops -------------------------------------------------------------------------------------
