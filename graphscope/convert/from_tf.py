@@ -121,18 +121,11 @@ def saved_model_to_onnx(path, signature: str | None = None, opset: int = 17):
     signature's names. TensorFlow loads the SavedModel: no Python code from it runs, only its
     TF graph functions."""
     tf, tf2onnx = _tf2onnx()
-    from tf2onnx import tf_loader
     directory = Path(path)
     if not directory.is_dir():
         directory = directory.parent
-    sig = signature or "serving_default"
     try:
-        frozen, inputs, outputs, tables, renames = tf_loader.from_saved_model(
-            str(directory), None, None, tag=_saved_model_tags(directory), signatures=[sig],
-            return_initialized_tables=True, return_tensors_to_rename=True)
-        if tables:
-            raise UnsupportedError("the signature reads lookup tables, which graphscope does "
-                                   "not convert", file=str(directory))
+        frozen, inputs, outputs, renames = saved_model_frozen(directory, signature)
         proto, _ = tf2onnx.convert.from_graph_def(
             frozen, name=directory.name, input_names=inputs, output_names=outputs,
             opset=opset, tensors_to_rename=renames)
@@ -142,6 +135,20 @@ def saved_model_to_onnx(path, signature: str | None = None, opset: int = 17):
         raise _tf2onnx_failed(exc, directory) from None
     _check_ops(proto, directory)
     return proto
+
+
+def saved_model_frozen(directory: Path, signature: str | None = None):
+    """(frozen GraphDef, input tensors, output tensors, {TF tensor: signature name}) of a
+    SavedModel's signature, as tf2onnx reads it: what it converts and what --verify runs."""
+    from tf2onnx import tf_loader
+    frozen, inputs, outputs, tables, renames = tf_loader.from_saved_model(
+        str(directory), None, None, tag=_saved_model_tags(directory),
+        signatures=[signature or "serving_default"], return_initialized_tables=True,
+        return_tensors_to_rename=True)
+    if tables:
+        raise UnsupportedError("the signature reads lookup tables, which graphscope does "
+                               "not convert", file=str(directory))
+    return frozen, inputs, outputs, renames
 
 
 # -- frozen GraphDef files -------------------------------------------------------------------
@@ -185,6 +192,29 @@ def _graph_outputs(gd, names: list[str]) -> list[str]:
     return out
 
 
+def graphdef_frozen(path: Path, input_names: list[str], output_names: list[str]):
+    """(GraphDef, input tensors, output tensors, {TF tensor: the adapter's name})."""
+    tf, _ = _tf2onnx()
+    gd = _read_graphdef(tf, path)
+    inputs = [_tensor(n) for n in input_names]
+    outputs = _graph_outputs(gd, output_names)
+    renames = dict(zip(inputs, input_names))
+    renames.update(zip(outputs, output_names))
+    return gd, inputs, outputs, renames
+
+
+def frozen_source(source: dict):
+    """The frozen TF graph behind a graph runnable_graph made (its metadata 'tf_source'):
+    (GraphDef, {TF tensor: name in the ONNX graph})."""
+    path = Path(source["path"])
+    if source["kind"] == "savedmodel":
+        gd, _, _, renames = saved_model_frozen(path if path.is_dir() else path.parent,
+                                               source.get("signature"))
+    else:
+        gd, _, _, renames = graphdef_frozen(path, source["inputs"], source["outputs"])
+    return gd, renames
+
+
 def graphdef_to_onnx(path, input_names: list[str], output_names: list[str], opset: int = 17):
     """The frozen GraphDef in ``path`` (.pb, or text .pbtxt) as an onnx.ModelProto, cut at
     ``input_names`` and ``output_names`` (the adapter's value names: 'op' or 'op:1'), which
@@ -192,13 +222,9 @@ def graphdef_to_onnx(path, input_names: list[str], output_names: list[str], opse
     tf, tf2onnx = _tf2onnx()
     path = Path(path)
     try:
-        gd = _read_graphdef(tf, path)
+        gd, inputs, outputs, renames = graphdef_frozen(path, input_names, output_names)
     except Exception as exc:
         raise _tf2onnx_failed(exc, path) from None
-    inputs = [_tensor(n) for n in input_names]
-    outputs = _graph_outputs(gd, output_names)
-    renames = dict(zip(inputs, input_names))
-    renames.update(zip(outputs, output_names))
     try:
         proto, _ = tf2onnx.convert.from_graph_def(
             gd, name=path.stem, input_names=inputs, output_names=outputs, opset=opset,
@@ -238,6 +264,12 @@ def runnable_graph(graph, opset: int = 17, trust: bool = False):
     from .. import load
     runnable = load(proto)
     runnable.metadata.setdefault("converted_from", graph.metadata["path"])
+    kind = tf_source_kind(graph)
+    if kind in ("savedmodel", "graphdef"):  # for --verify to run the same graph in TF
+        runnable.metadata["tf_source"] = {
+            "kind": kind, "path": graph.metadata["path"],
+            "signature": graph.metadata.get("signature"),
+            "inputs": [v.name for v in graph.inputs], "outputs": [v.name for v in graph.outputs]}
     if graph.metadata.get("trusted"):
         runnable.metadata["trusted"] = True
     return runnable

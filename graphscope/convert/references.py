@@ -8,7 +8,10 @@ run it, every value it exposes named as the IR names it.
 - A Keras file (converted through tf2onnx): Keras runs the model and gives each layer's
   output; a layer answers for the last value in its name scope, transposed to NCHW where
   tf2onnx moved that value to channels-first.
-- Anything else (ONNX, TorchScript, SavedModel, GraphDef): onnxruntime over the IR.
+- A SavedModel or frozen GraphDef (converted through tf2onnx): TensorFlow runs the same
+  frozen graph tf2onnx read; every tensor whose name tf2onnx kept is fetched (NCHW-adjusted
+  as for Keras).
+- Anything else (ONNX, TorchScript): onnxruntime over the IR.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ def reference_run(graph: Graph, feeds: dict[str, np.ndarray], source=None
     from .from_tf import KERAS_SUFFIXES
     if str(graph.metadata.get("converted_from", "")).lower().endswith(KERAS_SUFFIXES):
         return "Keras", keras_values(graph, feeds)
+    if "tf_source" in graph.metadata:
+        return "TensorFlow", tensorflow_values(graph, feeds)
     from .from_torch import reference_module, torch_kind
     if torch_kind(source):
         return "the torch module", torch_module_values(graph, reference_module(source), feeds)
@@ -158,6 +163,38 @@ def keras_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.nda
         if _fits(shapes.get(name), a.shape):
             values[name] = a
     return {k: np.asarray(a) for k, a in values.items()}
+
+
+def tensorflow_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The frozen TF graph run by TensorFlow, every tensor the ONNX graph names fetched."""
+    import tensorflow as tf
+
+    from .from_tf import frozen_source
+    gd, renames = frozen_source(graph.metadata["tf_source"])
+    tf_name = {ours: theirs for theirs, ours in renames.items()}
+    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(gd, name=""), [])
+    g = wrapped.graph
+
+    def tensor(name):
+        try:
+            return g.get_tensor_by_name(tf_name.get(name, name))
+        except (KeyError, ValueError):
+            return None
+    inputs = [tensor(v.name) for v in graph.inputs]
+    fetch = {v.name: t for n in graph.nodes for v in n.outputs
+             if (t := tensor(v.name)) is not None and t.op.type != "Placeholder"}
+    run = wrapped.prune(inputs, list(fetch.values()))
+    outs = run(*[tf.constant(feeds[v.name]) for v in graph.inputs])
+    shapes = {v.name: v.type.shape for n in graph.nodes for v in n.outputs}
+    first = _channels_first(graph)
+    values = {}
+    for name, out in zip(fetch, outs):
+        a = out.numpy()
+        if name in first and a.ndim == 4:
+            a = a.transpose(0, 3, 1, 2)
+        if _fits(shapes.get(name), a.shape):
+            values[name] = a
+    return values
 
 
 def _as_list(out) -> list:

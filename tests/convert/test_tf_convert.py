@@ -345,3 +345,23 @@ def test_op_without_onnx_form_is_an_unsupported_error(tmp_path):
     with pytest.raises(graphscope.UnsupportedError, match="Lgamma") as info:
         graphscope.convert(path, to="onnx")
     assert info.value.file == str(path)
+
+
+@pytest.mark.parametrize("which", ["saved_model", "frozen"])
+def test_tf_graph_sources_verify_against_tensorflow(saved_models, frozen, which):
+    """SavedModel and GraphDef sources run in TensorFlow itself on the --verify side; a
+    perturbed conversion is caught at the perturbed layer."""
+    from graphscope.convert.api import verify_conversion
+    from graphscope.convert.from_tf import runnable_graph
+    path = saved_models["cnn"] if which == "saved_model" else frozen["cnn"]
+    result = graphscope.convert(path, to="pytorch", verify=True)
+    assert result.report.reference == "TensorFlow" and result.report.ok, result.report.table()
+    assert len(result.report.layers) > 5
+    graph = runnable_graph(graphscope.load(path))
+    module = graphscope.convert(graph, to="pytorch")
+    fc = next(n for n in graph.nodes if n.op == "MatMul" and "fc" in n.name)
+    with torch.no_grad():
+        getattr(module, module._names[fc.inputs[1].name]).mul_(1.05)
+    report = verify_conversion(graph, "pytorch", module, 1e-4, 1e-5)
+    assert report.first_divergence.node == fc.name, report.table()
+    assert all(d.ok for d in report.layers[:report.layers.index(report.first_divergence)])
