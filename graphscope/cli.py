@@ -227,6 +227,9 @@ def cmd_convert(args) -> int:
                      verify=args.verify, rtol=args.rtol, atol=args.atol, seed=args.seed,
                      input=args.input, preprocess=_preprocess(args, graph), report=args.report)
     print(result.path)
+    if result.fallback_reason:
+        print(f"graphscope: note: {result.fallback_reason}; converted through graphscope's IR "
+              f"instead", file=sys.stderr)
     if args.report:
         print(args.report)
     if result.report is not None:

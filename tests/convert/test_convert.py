@@ -114,3 +114,19 @@ def test_perturbed_generated_module_is_caught_at_that_layer(tmp_path):
     report = verify_conversion(graph, "pytorch", module, 1e-4, 1e-5)
     assert report.first_divergence.node == "/layer2/0/conv2/Conv"
     assert all(d.ok for d in report.layers[:report.layers.index(report.first_divergence)])
+
+
+def test_cli_verify_on_an_image_writes_the_report(tmp_path, zoo_dir):
+    from PIL import Image
+    img = tmp_path / "digit.png"
+    pixels = (np.indices((28, 28)).sum(axis=0) % 7 * 36).astype(np.uint8)
+    Image.fromarray(pixels).save(img)
+    report = tmp_path / "conv.html"
+    proc = run_cli("convert", zoo_dir / "lenet.onnx", "-o", tmp_path / "lenet.py",
+                   "--input", img, "--report", report)
+    assert proc.returncode == 0, proc.stderr
+    assert "all 9 compared values agree" in proc.stdout  # --report implies --verify
+    page = report.read_text()
+    assert "all 9 compared values agree" in page and page.count("<svg") == 2
+    assert "<script src" not in page and "http://" not in page.replace(
+        "http://www.w3.org", "")  # offline: nothing fetched
