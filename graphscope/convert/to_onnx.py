@@ -43,7 +43,7 @@ def to_onnx(graph: Graph, opset: int | None = None, with_weights: bool = True,
     """Build an ONNX model from a graph. ``with_weights=False`` leaves initializers out (a
     structure-only model), ``leave_out`` the named ones (streamed by onnx_file.write_onnx).
     Raises UnsupportedError naming every node ONNX cannot express."""
-    onnx = require("onnx", "onnx", "exporting to ONNX")
+    require("onnx", "onnx", "exporting to ONNX")
     from onnx import helper
     opset = opset or (graph.metadata.get("opset") if graph.metadata.get("format") == "onnx"
                       else None) or DEFAULT_OPSET
@@ -71,6 +71,33 @@ def has_onnx_form(op: str) -> bool:
     decomposes; every other op is ONNX's own or a custom-domain op ONNX can carry."""
     _load_lowerings()
     return op.split(".", 1)[0] not in ("caffe", "torch", "tf", "keras") or op in LOWERINGS
+
+
+def missing_ops(graph: Graph, supported) -> dict[str, str]:
+    """op -> the first node using it, for the ops ``supported(op)`` rejects (subgraphs too)."""
+    out: dict[str, str] = {}
+    for _, n in graph.walk():
+        if not supported(n.op):
+            out.setdefault(n.op, n.name)
+    return out
+
+
+def refuse_missing(missing: dict[str, str], who: str) -> UnsupportedError:
+    """One error naming every op ``who`` lacks, with a node that uses each."""
+    ops = sorted(missing.items())
+    what = ", ".join(f"{op} (e.g. node '{name}')" for op, name in ops)
+    return UnsupportedError(f"{who} has no implementation for: {what}",
+                            node=ops[0][1] if len(ops) == 1 else None)
+
+
+def lowered_for(graph: Graph, supported) -> Graph:
+    """The graph, with its framework ops (caffe.Pooling, torch.linear, ...) decomposed into
+    ONNX ops by the exporter's lowerings when a backend lacks some op: the path `convert`
+    takes. The graph itself when ``supported`` accepts every op."""
+    if not missing_ops(graph, supported):
+        return graph
+    from .. import load
+    return load(to_onnx(graph))
 
 
 def _value_info(helper, name: str, t: TensorType):

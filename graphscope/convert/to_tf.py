@@ -44,37 +44,17 @@ def tf_runnable(graph: Graph) -> Graph:
     through the ONNX exporter, as `convert` does; Keras files go through tf2onnx. Raises
     UnsupportedError, naming each op and a node, for ops neither TF nor ONNX can express."""
     from .from_tf import runnable_graph
-    from .to_onnx import has_onnx_form
+    from .to_onnx import has_onnx_form, lowered_for, missing_ops, refuse_missing
     graph = runnable_graph(graph)
-    missing = _missing(graph)
-    if not missing:
-        return graph
+    missing = missing_ops(graph, supported)
     unlowerable = {o: n for o, n in missing.items() if "." not in o or not has_onnx_form(o)}
-    if unlowerable:
-        _raise_missing(unlowerable)
-    from .. import load
-    from .to_onnx import to_onnx
-    lowered = load(to_onnx(graph))
-    still = _missing(lowered)
+    if unlowerable:  # said before any lowering work
+        raise refuse_missing(unlowerable, "the TensorFlow converter")
+    lowered = lowered_for(graph, supported)
+    still = missing_ops(lowered, supported)
     if still:
-        _raise_missing(still)
+        raise refuse_missing(still, "the TensorFlow converter")
     return lowered
-
-
-def _missing(graph: Graph) -> dict[str, str]:
-    """op -> the first node using it, for ops OPS lacks."""
-    out: dict[str, str] = {}
-    for _, n in graph.walk():
-        if n.op not in OPS and n.op not in out:
-            out[n.op] = n.name
-    return out
-
-
-def _raise_missing(missing: dict[str, str]) -> None:
-    what = ", ".join(f"{o} (e.g. node '{n}')" for o, n in sorted(missing.items()))
-    first = sorted(missing.items())[0][1]
-    raise UnsupportedError(f"the TensorFlow converter has no implementation for: {what}",
-                           node=first if len(missing) == 1 else None)
 
 
 def sanitize_input_name(name: str, taken: set[str]) -> str:

@@ -32,6 +32,7 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.ops import attr
 from ..ir.shapes import ONNX_DTYPES, const, const_float, explicit_pads
 from ..registry import keyed_registry
+from .to_onnx import lowered_for, missing_ops, refuse_missing
 
 EMITTERS: dict[str, Callable] = {}
 emitter = keyed_registry(EMITTERS)
@@ -60,15 +61,11 @@ def generate(graph: Graph, class_name: str = "ConvertedModel") -> GeneratedSourc
     """PyTorch source for ``graph``. Raises UnsupportedError naming ops with no generator."""
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise UsageError(f"class name '{class_name}' is not a Python identifier")
-    graph = _plain_onnx(graph)
-    missing: dict[str, str] = {}
-    for _, n in graph.walk():
-        if n.op not in EMITTERS:
-            missing.setdefault(n.op, n.name)
+    # framework ops with no generator are lowered to ONNX ops first, as for every backend
+    graph = lowered_for(graph, lambda op: op in EMITTERS or "." not in op)
+    missing = missing_ops(graph, EMITTERS.__contains__)
     if missing:
-        ops = ", ".join(f"{op} (e.g. node '{name}')" for op, name in sorted(missing.items()))
-        raise UnsupportedError(f"no PyTorch source generator for: {ops}",
-                               node=next(iter(missing.values())))
+        raise refuse_missing(missing, "the PyTorch source generator")
     writer = _Writer(graph)
     for node in graph.nodes:
         if node.name not in writer.absorbed:
@@ -130,16 +127,6 @@ def write(generated: GeneratedSource, py_path: str | os.PathLike) -> tuple[Path,
 
 def _tensors(torch, state: dict[str, np.ndarray]) -> dict:
     return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
-
-
-def _plain_onnx(graph: Graph) -> Graph:
-    """Framework ops (caffe.Pooling, ...) with no generator are first lowered to ONNX ops by
-    the converter, as the torch backend does."""
-    if all(n.op in EMITTERS or "." not in n.op for _, n in graph.walk()):
-        return graph
-    from .. import load
-    from .to_onnx import to_onnx
-    return load(to_onnx(graph))
 
 
 # -- formatting helpers -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UnsupportedError, require
-from ..ir.graph import Graph, Node
+from ..ir.graph import Graph
 from ..ir.ops import attr
 from ..ir.shapes import explicit_pads
 from ..registry import keyed_registry
@@ -24,22 +24,18 @@ def supported(op: str) -> bool:
 
 
 def torch_runnable(graph: Graph) -> Graph:
-    """The graph with its framework ops (caffe.Pooling, torch.linear, ...) decomposed into ONNX
-    ops by the converter, when this backend lacks them: the same path `convert` takes."""
-    if all(supported(n.op) for _, n in graph.walk()):
-        return graph
-    from .. import load
-    from ..convert.to_onnx import to_onnx
-    return load(to_onnx(graph))
+    """The graph with the framework ops this backend lacks lowered to ONNX ops."""
+    from ..convert.to_onnx import lowered_for
+    return lowered_for(graph, supported)
 
 
 def build_module(graph: Graph, trainable: bool = False):
     """An nn.Module computing ``graph``. Raises UnsupportedError naming the ops it lacks."""
     torch = require("torch", "torch", "running a graph with torch")
-    missing = sorted({f"{n.op} (e.g. node '{n.name}')" for _, n in graph.walk()
-                      if n.op not in IMPLS})
+    from ..convert.to_onnx import missing_ops, refuse_missing
+    missing = missing_ops(graph, supported)
     if missing:
-        raise UnsupportedError(f"the torch backend has no implementation for: {', '.join(missing)}")
+        raise refuse_missing(missing, "the torch backend")
     return _make_module_class(torch)(graph, trainable)
 
 
