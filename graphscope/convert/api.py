@@ -1,8 +1,8 @@
-"""`graphscope convert`: any model -> ONNX or PyTorch, through the IR, optionally verified."""
+"""`graphscope convert`: any model -> ONNX, PyTorch or TensorFlow, through the IR (ONNX as the
+hub), optionally verified layer by layer against the source run in its own framework."""
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +78,9 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
                         export.exporter if export else IR,
                         export.fallback_reason if export else None)
     if verify or report is not None:
+        reference = source if torch_source is None else torch_source
         result.report = verify_conversion(graph, target, result.model, rtol, atol, seed,
-                                          source=source if torch_source is None else torch_source, input=input,
-                                          preprocess=preprocess)
+                                          source=reference, input=input, preprocess=preprocess)
     if report is not None:
         from ..fileio import write_atomic
         from .report import report_html
@@ -145,15 +145,9 @@ def _save_torchscript(module, graph: Graph, output, seed: int) -> None:
     with warnings.catch_warnings():  # shapes baked into the trace are expected here
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(module, _example_inputs(graph, seed), check_trace=False)
-    out = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    os.close(fd)
-    try:
-        torch.jit.save(traced, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..fileio import atomic_output
+    with atomic_output(output) as f:
+        torch.jit.save(traced, f)
 
 
 def verify_conversion(graph: Graph, target: str, model, rtol: float, atol: float,
