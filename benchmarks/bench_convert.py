@@ -18,10 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CASES = {
     "onnx.load alone (baseline)": "import onnx; onnx.load(sys.argv[1])",
+    "onnx.load + onnx.save (baseline)": "import onnx; onnx.save(onnx.load(sys.argv[1]), "
+                                        "sys.argv[2] + '.copy.onnx')",
     "graphscope.load (structure)": "import graphscope; graphscope.load(sys.argv[1])",
     "convert -> ONNX file": "import graphscope; graphscope.convert(sys.argv[1], to='onnx', "
                             "output=sys.argv[2] + '.onnx')",
     "convert -> PyTorch module": "import graphscope; graphscope.convert(sys.argv[1], to='pytorch')",
+    "convert -> PyTorch source": "import graphscope; graphscope.convert(sys.argv[1], "
+                                 "output=sys.argv[2] + '.py')",
     "convert -> TF SavedModel": "import graphscope; graphscope.convert(sys.argv[1], to='tf', "
                                 "output=sys.argv[2] + '.tf')",
 }
@@ -68,22 +72,23 @@ def big_model(mb: int) -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def peak_growth_mb(code: str, *args: str, imports: str = "") -> float:
-    """Peak RSS during ``code`` minus the RSS before it, with every import done first and the
-    kernel's high-water mark reset after them (clear_refs 5). VmHWM, not ru_maxrss: a child's
-    ru_maxrss starts from its parent's RSS at fork time."""
+def peak_growth_mb(code: str, *args: str, imports: str = "") -> tuple[float, float]:
+    """(peak RSS during ``code`` minus the RSS before it, seconds): every import is done
+    first and the kernel's high-water mark reset after them (clear_refs 5). VmHWM, not
+    ru_maxrss: a child's ru_maxrss starts from its parent's RSS at fork time."""
     wrapper = ("import sys; sys.path.insert(0, %r)\n"
                "import numpy, onnx, onnxruntime, torch, graphscope, graphscope.runtime.torch\n"
                "%s\n"
                "kb = lambda key: int(next(l for l in open('/proc/self/status') "
                "if l.startswith(key)).split()[1]) / 1024\n"
                "open('/proc/self/clear_refs', 'w').write('5')\n"
-               "before = kb('VmRSS')\n%s\n"
-               "print(kb('VmHWM') - before)"
+               "import time; before = kb('VmRSS'); t0 = time.perf_counter()\n%s\n"
+               "print(kb('VmHWM') - before, time.perf_counter() - t0)"
                % (str(ROOT), imports, code))
     out = subprocess.run([sys.executable, "-c", wrapper, *args], check=True,
                          capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
+    grow, seconds = out.strip().splitlines()[-1].split()
+    return float(grow), float(seconds)
 
 
 def main():
@@ -100,12 +105,17 @@ def main():
     cases = dict(CASES)
     if args.no_tf:
         cases.pop("convert -> TF SavedModel")
+    baseline = None
     for label, code in list(cases.items()) + list(CAFFE_CASES.items()):
         src = str(proto) if label.startswith("Caffe") else str(path)
         imports = "import tensorflow, graphscope.convert.to_tf" if "TF" in label else ""
-        grow = peak_growth_mb(code, src, str(tmp / "out"), str(weights), imports=imports)
-        print(f"{label:30s} peak memory growth {grow:7.0f} MB   x{grow / size:.2f} of the model")
-
+        grow, seconds = peak_growth_mb(code, src, str(tmp / "out"), str(weights), imports=imports)
+        if label.startswith("onnx.load + onnx.save"):
+            baseline = seconds
+        speed = f"   {seconds:5.2f} s" + (f" = x{seconds / baseline:.2f} of load+save"
+                                          if baseline and "baseline" not in label else "")
+        print(f"{label:34s} peak memory growth {grow:7.0f} MB   x{grow / size:.2f} of the model"
+              + speed)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,6 @@ The generated file imports torch only. Each op's semantics follow the torch inte
 from __future__ import annotations
 
 import builtins
-import io
 import keyword
 import linecache
 import math
@@ -27,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import GraphError, UnsupportedError, UsageError, require
-from ..fileio import write_atomic
+from ..fileio import atomic_output, write_atomic
 from ..ir.graph import Graph, Node, Value
 from ..ir.ops import attr
 from ..ir.shapes import ONNX_DTYPES, const, const_float, explicit_pads
@@ -83,8 +82,9 @@ def instantiate(generated: GeneratedSource):
                                  filename)
     namespace: dict = {"__name__": f"graphscope_generated_{generated.class_name}"}
     exec(compile(generated.code, filename, "exec"), namespace)  # noqa: S102 - our own code
-    module = namespace[generated.class_name]()
-    module.load_state_dict(_tensors(torch, generated.state_dict), strict=True)
+    with torch.device("meta"):  # no default weights allocated (or initialised) to be replaced
+        module = namespace[generated.class_name]()
+    module.load_state_dict(_tensors(torch, generated.state_dict), strict=True, assign=True)
     return module.eval()
 
 
@@ -118,15 +118,16 @@ def write(generated: GeneratedSource, py_path: str | os.PathLike) -> tuple[Path,
     torch = require("torch", "torch", "writing generated PyTorch source")
     py_path = Path(py_path)
     pth_path = py_path.with_suffix(".pth")
-    buffer = io.BytesIO()
-    torch.save(_tensors(torch, generated.state_dict), buffer)
-    write_atomic(pth_path, buffer.getvalue())
+    with atomic_output(pth_path) as f:  # straight to the file: no second copy in memory
+        torch.save(_tensors(torch, generated.state_dict), f)
     write_atomic(py_path, generated.code)
     return py_path, pth_path
 
 
 def _tensors(torch, state: dict[str, np.ndarray]) -> dict:
-    return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+    """Tensors sharing the arrays' memory where torch can (writable, contiguous)."""
+    return {k: torch.from_numpy(v if v.flags.writeable and v.flags.c_contiguous else np.array(v))
+            for k, v in ((k, np.asarray(v)) for k, v in state.items())}
 
 
 # -- formatting helpers -------------------------------------------------------------------------
