@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import ShapeError, UsageError
 from ..ir.graph import Graph
 from .verify import VerifyReport, compare
 
@@ -65,6 +65,11 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
     from .from_torch import IR, dynamo_export, exported_program_of, torch_kind
     graph = source if isinstance(source, Graph) else load(source, **load_options)
     target = target_for(output, to)
+    invalid = [f"'{n.name}': {n.meta['shape_error']}" for _, n in graph.walk()
+               if n.meta.get("shape_invalid")]
+    if invalid:  # no framework could run it either; say where, before writing anything
+        raise ShapeError(f"cannot convert a model whose shapes do not work out: node "
+                         f"{'; node '.join(invalid[:3])}", file=graph.metadata.get("path"))
     export = None
     torch_source = source if torch_kind(source) else (
         exported_program_of(graph) if target == "onnx" else None)

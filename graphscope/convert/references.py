@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import GraphscopeError
 from ..ir.graph import Graph
 
 
@@ -60,14 +61,21 @@ def caffe_layer_values(graph: Graph) -> dict[str, str]:
 def opencv_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every layer's output from cv2.dnn, keyed by IR value name."""
     import cv2
-    net = cv2.dnn.readNetFromCaffe(graph.metadata["path"], graph.metadata["weights"])
-    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-    net.enableWinograd(False)  # Winograd convolutions trade accuracy for speed
     value_of = caffe_layer_values(graph)
-    layers = [n for n in net.getLayerNames() if n in value_of]
-    for v in graph.inputs:
-        net.setInput(feeds[v.name], v.name)
-    values = {value_of[layer]: out for layer, out in zip(layers, net.forward(layers))}
+    try:
+        net = cv2.dnn.readNetFromCaffe(graph.metadata["path"], graph.metadata["weights"])
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        net.enableWinograd(False)  # Winograd convolutions trade accuracy for speed
+        layers = [n for n in net.getLayerNames() if n in value_of]
+        for v in graph.inputs:
+            net.setInput(feeds[v.name], v.name)
+        outs = net.forward(layers)
+    except cv2.error as exc:  # OpenCV's message is many lines of C++ context
+        lines = [ln.strip() for ln in str(exc).splitlines() if "error:" in ln]
+        raise GraphscopeError(f"OpenCV cannot run the net to verify against: "
+                              f"{(lines or [str(exc)])[0][:300]}",
+                              file=graph.metadata["path"]) from None
+    values = {value_of[layer]: out for layer, out in zip(layers, outs)}
     for n in graph.nodes:
         if n.op == "caffe.Pooling" and n.attrs.get("pool", "MAX") == "MAX" \
                 and n.outputs[0].name in values:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from . import dims as D
 from .graph import TensorType
 from .ops import OPS, Attr, attr, register
-from .shapes import norm_axis, rule, same
+from ..errors import ShapeError
+from .shapes import norm_axis, rule, same, window_too_big
 from .stats import _n, _shape, mac_rule
 
 for _op, _cat in (("caffe.Power", "activation"), ("caffe.Exp", "activation"),
@@ -57,6 +58,8 @@ def caffe_pool_out(size, k: int, s: int, p: int, ceil: bool = True):
     if not isinstance(size, int):
         return None if size is None else D.add(D.ceildiv(D.sub(D.add(size, 2 * p), k), s), 1)
     span = size + 2 * p - k
+    if span < 0:
+        raise ShapeError(window_too_big(size, k, 1, 2 * p))
     out = (-(-span // s) if ceil else span // s) + 1
     if p > 0 and (out - 1) * s >= size + p:
         out -= 1

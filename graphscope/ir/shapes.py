@@ -83,6 +83,8 @@ def spatial_out(size: Dim, k: int, stride: int, dil: int, pad_b: int, pad_e: int
     if auto_pad == "VALID":
         pad_b = pad_e = 0
     span = D.sub(D.add(size, pad_b + pad_e), dil * (k - 1) + 1)
+    if isinstance(span, int) and span < 0:
+        raise ShapeError(window_too_big(size, k, dil, pad_b + pad_e))
     if not ceil:
         return D.add(D.floordiv(span, stride), 1)
     out = D.add(D.ceildiv(span, stride), 1)
@@ -90,6 +92,11 @@ def spatial_out(size: Dim, k: int, stride: int, dil: int, pad_b: int, pad_e: int
     if isinstance(out, int) and isinstance(size, int) and (out - 1) * stride >= size + pad_b:
         out -= 1
     return out
+
+
+def window_too_big(size: int, k: int, dil: int, pads: int) -> str:
+    extent = f"{k} (dilated to {dil * (k - 1) + 1})" if dil > 1 else str(k)
+    return f"a window of {extent} does not fit the input's {size} (+ {pads} padding)"
 
 
 def explicit_pads(auto_pad: str, pads, sizes, kernel, strides, dilations) -> list[int]:
@@ -750,7 +757,11 @@ def _infer_node(graph: Graph, node: Node, overwrite: bool) -> None:
             types = fn(node, node.input_types())
         except ShapeError as exc:
             node.meta["shape_error"] = exc.message
-            graph.metadata.setdefault("warnings", []).append(f"node '{node.name}': {exc.message}")
+            node.meta["shape_invalid"] = True  # the model is wrong here, not our inference
+            warnings = graph.metadata.setdefault("warnings", [])
+            warning = f"node '{node.name}': {exc.message}"
+            if warning not in warnings:  # inference may run twice over a node (Caffe)
+                warnings.append(warning)
             types = []
         except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as exc:
             node.meta["shape_error"] = f"cannot infer shape: {exc}"

@@ -44,10 +44,12 @@ def random_input(v: Value, seed: int = 0) -> np.ndarray:
     shape = concrete_shape(v)
     dtype = v.type.dtype or "float32"
     if dtype == "bool":
-        return rng.random(shape) > 0.5
-    if dtype.startswith(("int", "uint")):
-        return rng.integers(0, 10, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+        draw = rng.random(shape) > 0.5
+    elif dtype.startswith(("int", "uint")):
+        draw = rng.integers(0, 10, size=shape)
+    else:
+        draw = rng.standard_normal(shape)
+    return np.asarray(draw, dtype=dtype)  # an array also for a scalar (0-d) input
 
 
 def load_npy(path: Path, v: Value) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Graph construction, validation errors, JSON round trips and networkx export."""
 import json
 
+import numpy as np
 import pytest
 
 import graphscope
@@ -111,3 +112,39 @@ def test_weights_are_lazy():
     g.add_output("y")
     graphscope.ir.run_passes(g)
     assert g.node("mm").meta["params"] == 16 and calls == []
+
+
+def test_a_window_larger_than_its_input_is_named_not_given_a_negative_size(tmp_path):
+    """ONNX pooling and Caffe pooling alike: the shape stays unknown, a warning names the
+    node, and conversion refuses the model (exit 2, nothing written)."""
+    from tests.conftest import run_cli
+    proto = tmp_path / "small.prototxt"
+    proto.write_text('name: "n" input: "data" input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }\n'
+                     'layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
+                     'pooling_param { pool: AVE kernel_size: 7 } }\n'
+                     'layer { name: "q" type: "Pooling" bottom: "data" top: "q" '
+                     'pooling_param { pool: MAX kernel_size: 2 stride: 3 pad: 4 } }\n'
+                     'layer { name: "r" type: "Pooling" bottom: "data" top: "r" '
+                     'pooling_param { pool: MAX kernel_size: 9 pad: 1 } }\n')
+    g = graphscope.load(proto)
+    assert g.node("p").outputs[0].type.shape is None
+    assert g.node("r").outputs[0].type.shape is None
+    assert g.node("q").outputs[0].type.shape == (1, 3, 4, 4)  # padding makes it fit
+    assert g.metadata["warnings"] == [
+        "node 'p': a window of 7 does not fit the input's 4 (+ 0 padding)",
+        "node 'r': a window of 9 does not fit the input's 4 (+ 2 padding)"]
+    r = run_cli("convert", proto, "-o", tmp_path / "n.onnx")
+    assert r.returncode == 2
+    assert "node 'p': a window of 7 does not fit" in r.stderr
+    assert not (tmp_path / "n.onnx").exists()
+
+
+def test_random_feeds_are_arrays_also_for_scalar_inputs():
+    from graphscope.runtime.inputs import make_feeds
+    g = graphscope.load(onnx_models.if_model())
+    feeds = make_feeds(g, "random")
+    assert all(type(a) is np.ndarray for a in feeds.values())
+    cond = next(v for v in g.inputs if v.type.dtype == "bool")
+    assert feeds[cond.name].shape == () and feeds[cond.name].dtype == np.bool_
+    report = graphscope.convert(g, to="onnx", verify=True).report  # onnxruntime takes it
+    assert report.ok and report.layers
