@@ -9,6 +9,14 @@ EXTRAS = {"onnx": ("onnx", "onnxruntime"), "torch": ("torch",), "tf": ("tensorfl
           "gpu": ("onnxruntime",)}
 
 
+# target, output, what is written, the extra it needs
+CONVERSION_TARGETS = [
+    ("onnx", ".onnx", "checked ONNX, shapes inferred, weights streamed", "onnx"),
+    ("pytorch", ".py, .pt", "readable source + .pth state_dict; TorchScript archive", "torch"),
+    ("tf", "DIR (--to tf)", "TensorFlow SavedModel", "tf"),
+]
+
+
 def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -27,9 +35,18 @@ def formats_table() -> str:
     for fmt, (_, _, suffix, needs) in RENDERERS.items():
         note = "" if needs != "graphviz" or has_dot else "  (needs Graphviz: apt-get install graphviz)"
         lines.append(f"  {fmt:<12} {suffix}{note}")
+    lines.append("converts to (graphscope convert):")
+    for target, suffixes, what, extra in CONVERSION_TARGETS:
+        ok = all(installed(m) for m in EXTRAS.get(extra, ()))
+        note = "" if ok else f"  (needs: pip install -e '.[{extra}]')"
+        lines.append(f"  {target:<12} {suffixes:<28} {what}{note}")
     lines.append("extras:")
     for extra, mods in EXTRAS.items():
         state = "installed" if all(installed(m) for m in mods) else "missing"
         lines.append(f"  [{extra}] {', '.join(mods)}: {state}")
     lines.append(f"  graphviz dot: {'found' if has_dot else 'missing'}")
+    if installed("onnxruntime"):  # the [gpu] extra matters only with a CUDA provider
+        from .runtime.onnxruntime import providers
+        cuda = "CUDAExecutionProvider" in providers()
+        lines.append(f"  onnxruntime CUDA provider: {'available' if cuda else 'not available'}")
     return "\n".join(lines) + "\n"

@@ -157,6 +157,9 @@ def test_formats_lists_readers_writers_and_extras():
     proc = run_cli("formats")
     assert proc.returncode == 0
     assert "onnx" in proc.stdout and "mermaid" in proc.stdout and "[torch]" in proc.stdout
+    targets = proc.stdout.split("converts to (graphscope convert):\n")[1].split("extras:")[0]
+    assert [line.split()[0] for line in targets.splitlines()] == ["onnx", "pytorch", "tf"]
+    assert "onnxruntime CUDA provider: " in proc.stdout
 
 
 def test_info_does_not_import_torch_or_tensorflow(zoo_dir):
