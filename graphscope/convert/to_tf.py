@@ -5,6 +5,10 @@ Layout: every value stays NCHW, as in ONNX, so that intermediate values compare 
 onnxruntime. TF's CPU kernels for convolution and pooling take only channels-last input, so
 those ops transpose to NHWC, compute, and transpose back.
 
+Control flow and recurrence: If is tf.cond (or just the branch taken, for a constant
+condition); Loop, Scan and the time steps of LSTM / GRU / RNN are tf.while_loop. Subgraphs
+(branches, bodies) are walked like the main graph and read outer-scope values by name.
+
 The module's ``__call__`` takes the graph inputs positionally and returns a dict
 ``{graph output name: tensor}``; the SavedModel's 'serving_default' signature has the same
 outputs and one keyword input per graph input (its name sanitised, see ``input_names``).
@@ -32,6 +36,8 @@ op = keyed_registry(OPS)
 
 # the ai.onnx opset of the graph being built: a few ops changed meaning over opsets
 _OPSET: contextvars.ContextVar[int | None] = contextvars.ContextVar("to_tf_opset", default=None)
+# the values in scope where a node runs: control-flow ops hand them to their subgraphs
+_SCOPE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("to_tf_scope", default=None)
 
 
 def supported(op_name: str) -> bool:
@@ -98,7 +104,7 @@ def build_tf_module(graph: Graph):
         def __init__(self):
             super().__init__(name="graphscope")
             index, variables, constants = {}, [], {}
-            for name, v in sorted(graph.weights.items()):
+            for name, v in sorted(_all_weights(graph).items()):
                 arr = np.asarray(v.data.read())  # not kept: the variable holds it
                 if arr.dtype.kind == "f":
                     index[name] = len(variables)
@@ -144,6 +150,16 @@ def _spec_shape(v):
     return None if shape is None else [d if isinstance(d, int) else None for d in shape]
 
 
+def _all_weights(graph: Graph) -> dict:
+    """The weights of the graph and of every subgraph (branch, loop body): ONNX names are
+    unique across scopes, so one map serves all of them."""
+    weights = dict(graph.weights)
+    for _, node in graph.walk():
+        for sub in node.subgraphs.values():
+            weights.update(sub.weights)
+    return weights
+
+
 def _walk(tf, plan: _Plan, variables, args, capture: set[str] | None):
     """Evaluate the graph; returns (env, captured)."""
     token = _OPSET.set(plan.opset)
@@ -158,7 +174,19 @@ def _walk(tf, plan: _Plan, variables, args, capture: set[str] | None):
         captured = {}
         if capture:
             captured.update({k: env[k] for k in capture if k in env})
-        for node in plan.graph.nodes:
+        _run_nodes(tf, plan.graph, env, capture, captured)
+        return env, captured
+    finally:
+        _OPSET.reset(token)
+
+
+def _run_nodes(tf, graph: Graph, env: dict, capture: set[str] | None = None,
+               captured: dict | None = None) -> None:
+    """Run ``graph``'s nodes in order, adding each output to ``env`` (and to ``captured``
+    when its name is in ``capture``)."""
+    token = _SCOPE.set(env)
+    try:
+        for node in graph.nodes:
             ins = [None if v is None else env[v.name] for v in node.inputs]
             try:
                 outs = OPS[node.op](tf, node, ins)
@@ -166,7 +194,7 @@ def _walk(tf, plan: _Plan, variables, args, capture: set[str] | None):
                 if exc.node is None:
                     exc.node = node.name
                 raise
-            except (ValueError, TypeError, NotImplementedError) as exc:  # TF refused to build it
+            except (ValueError, TypeError, NotImplementedError) as exc:  # TF refused it
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
                 raise UnsupportedError(f"{node.op}: TensorFlow cannot build it: {first}",
                                        node=node.name) from exc
@@ -176,9 +204,18 @@ def _walk(tf, plan: _Plan, variables, args, capture: set[str] | None):
                 env[v.name] = o
                 if capture and v.name in capture:
                     captured[v.name] = o
-        return env, captured
     finally:
-        _OPSET.reset(token)
+        _SCOPE.reset(token)
+
+
+def _call_graph(tf, graph: Graph, args) -> list:
+    """Evaluate a subgraph (a branch or a loop body) on ``args``, its inputs in order; it
+    reads outer-scope values by name from the scope of the node that calls it."""
+    env = dict(_SCOPE.get())
+    for v, a in zip(graph.inputs, args):
+        env[v.name] = a
+    _run_nodes(tf, graph, env)
+    return [tf.convert_to_tensor(env[v.name]) for v in graph.outputs]  # variables are read
 
 
 def save_saved_model(module, path) -> Path:
@@ -1265,3 +1302,311 @@ def _attention(tf, node, ins):
         b, h, s, d = _dims(tf, y)
         y = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), _shape_vector(tf, [b, s, h * d]))
     return y
+
+
+# -- control flow ----------------------------------------------------------------------------
+def _scalar_bool(tf, t):
+    return tf.reshape(tf.cast(t, tf.bool), [])
+
+
+@op("If")
+def _if(tf, node, ins):
+    then_g, else_g = node.subgraphs["then_branch"], node.subgraphs["else_branch"]
+    known = _static(tf, node, ins, 0)
+    if known is not None:  # a constant condition: build only the branch taken
+        return _call_graph(tf, then_g if bool(np.asarray(known).reshape(-1)[0]) else else_g, [])
+    return tf.cond(_scalar_bool(tf, ins[0]), lambda: _call_graph(tf, then_g, []),
+                   lambda: _call_graph(tf, else_g, []))
+
+
+@op("Loop")
+def _loop(tf, node, ins):
+    """Loop(M, cond, v...): body(i, cond, v...) -> (cond, v..., scan outputs...); runs while
+    i < M (when M is given) and cond. The body's cond is obeyed even with no cond input, as
+    onnxruntime does (the spec's text says it is ignored then). Scan outputs are stacked
+    along axis 0."""
+    body = node.subgraphs["body"]
+    limit = tf.cast(tf.reshape(ins[0], []), tf.int64) if _has(ins, 0) else None
+    n = len(ins) - 2
+
+    def step(i, state):
+        outs = _call_graph(tf, body, [i, *state])
+        return [_scalar_bool(tf, outs[0]), *outs[1:1 + n]], outs[1 + n:]
+
+    go = _scalar_bool(tf, ins[1]) if _has(ins, 1) else tf.constant(True)
+    final, scans = _while(tf, step, [go, *ins[2:]], limit, keep_going=lambda state: state[0])
+    return final[1:] + scans
+
+
+@op("Scan")
+def _scan(tf, node, ins):
+    """Scan(states..., scan inputs...): body(states..., one slice of each scan input) ->
+    (states..., one slice of each scan output), over the scan axis (reversed where
+    scan_input_directions / scan_output_directions say 1)."""
+    if (_OPSET.get() or 9) < 9:
+        raise UnsupportedError("Scan before opset 9 (batched, with sequence_lens)")
+    body = node.subgraphs["body"]
+    m = int(node.attrs["num_scan_inputs"])
+    n = len(ins) - m
+    xs = []
+    for j, x in enumerate(ins[n:]):
+        x = _to_front(tf, x, _axis(int(_nth(node, "scan_input_axes", j)), _rank(node, x)))
+        xs.append(tf.reverse(x, [0]) if _nth(node, "scan_input_directions", j) else x)
+
+    def step(i, state):
+        outs = _call_graph(tf, body, [*state, *(tf.gather(x, i) for x in xs)])
+        return outs[:n], outs[n:]
+
+    final, scans = _while(tf, step, ins[:n], tf.cast(_dims(tf, xs[0])[0], tf.int64))
+    ys = []
+    for j, y in enumerate(scans):
+        y = tf.reverse(y, [0]) if _nth(node, "scan_output_directions", j) else y
+        ys.append(_from_front(tf, y, _axis(int(_nth(node, "scan_output_axes", j)),
+                                           _rank(node, y))))
+    return final + ys
+
+
+def _nth(node, name: str, j: int, default: int = 0):
+    values = node.attrs.get(name)
+    return default if values is None else values[j]
+
+
+def _to_front(tf, x, axis: int):
+    if axis == 0:
+        return x
+    r = x.shape.rank
+    return tf.transpose(x, [axis] + [a for a in range(r) if a != axis])
+
+
+def _from_front(tf, x, axis: int):
+    if axis == 0:
+        return x
+    r = x.shape.rank
+    perm = list(range(1, r))
+    perm.insert(axis, 0)
+    return tf.transpose(x, perm)
+
+
+def _while(tf, step, state, limit=None, keep_going=None):
+    """Iterate ``step(i, state) -> (new state, per-iteration values)`` from i = 0 while
+    i < ``limit`` (when given) and ``keep_going(state)`` (when given). Returns (final state,
+    the per-iteration values stacked along a new axis 0)."""
+    state = [tf.convert_to_tensor(s) for s in state]
+    n = len(state)
+    i0 = tf.constant(0, tf.int64)
+    shapes, per_iter = _loop_signature(tf, step, i0, state)
+    # a count known while building keeps the stacked values' first dim static
+    count = None if keep_going is not None or limit is None else tf.get_static_value(limit)
+    arrays = [tf.TensorArray(s.dtype, size=0 if count is None else int(count),
+                             dynamic_size=count is None, element_shape=s.shape)
+              for s in per_iter]
+
+    def cond(i, *vs):
+        ok = tf.constant(True) if limit is None else i < limit
+        return ok if keep_going is None else tf.logical_and(ok, keep_going(list(vs[:n])))
+
+    def body(i, *vs):
+        new, values = step(i, list(vs[:n]))
+        new = [tf.convert_to_tensor(t) for t in new]
+        written = [a.write(tf.cast(i, tf.int32), v) for a, v in zip(vs[n:], values)]
+        return [i + 1, *new, *written]
+
+    invariants = [i0.shape, *shapes] + [tf.TensorShape(None)] * len(arrays)
+    out = tf.while_loop(cond, body, [i0, *state, *arrays], shape_invariants=invariants)
+    return list(out[1:1 + n]), [a.stack() for a in out[1 + n:]]
+
+
+def _loop_signature(tf, step, i0, state):
+    """(the shape each carried value keeps across iterations, a TensorSpec per per-iteration
+    value), from tracing one step on the initial shapes: tf.while_loop wants carried shapes
+    fixed, so a dim that the step changes is relaxed to unknown."""
+    specs = [tf.TensorSpec(s.shape, s.dtype) for s in state]
+    traced = tf.function(lambda i, *s: step(i, list(s)), autograph=False)
+    new, values = traced.get_concrete_function(tf.TensorSpec([], tf.int64),
+                                               *specs).structured_outputs
+    shapes = [_common_shape(tf, s.shape, t.shape) for s, t in zip(state, new)]
+    return shapes, [tf.TensorSpec(v.shape, v.dtype) for v in values]
+
+
+def _common_shape(tf, a, b):
+    if a.rank is None or b.rank is None or a.rank != b.rank:
+        return tf.TensorShape(None)
+    return tf.TensorShape([x if x == y else None for x, y in zip(a.as_list(), b.as_list())])
+
+
+# -- recurrent -------------------------------------------------------------------------------
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+_DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"),
+                        "RNN": ("Tanh",)}
+# activation -> (default alpha or None when it takes none, the same for beta)
+_ACTIVATION_PARAMS = {"affine": (1.0, 0.0), "leakyrelu": (0.01, None),
+                      "thresholdedrelu": (1.0, None), "scaledtanh": (1.0, 1.0),
+                      "hardsigmoid": (0.2, 0.5), "elu": (1.0, None)}
+
+
+def _activation(tf, name: str, alpha, beta):
+    fns = {
+        "sigmoid": tf.math.sigmoid, "tanh": tf.math.tanh, "relu": tf.nn.relu,
+        "softsign": tf.nn.softsign, "softplus": tf.math.softplus,
+        "affine": lambda x: alpha * x + beta,
+        "leakyrelu": lambda x: tf.where(x >= 0, x, alpha * x),
+        "thresholdedrelu": lambda x: tf.where(x > alpha, x, tf.zeros_like(x)),
+        "scaledtanh": lambda x: alpha * tf.math.tanh(beta * x),
+        "hardsigmoid": lambda x: tf.clip_by_value(alpha * x + beta, 0.0, 1.0),
+        "elu": lambda x: tf.where(x >= 0, x, alpha * tf.math.expm1(x))}
+    if name not in fns:
+        raise UnsupportedError(f"recurrent activation '{name}'")
+    return fns[name]
+
+
+def _rnn_activations(tf, node, n_dirs: int) -> list[list]:
+    """The activation functions of each direction. activation_alpha / activation_beta are
+    consumed in order by the activations that take them (as onnxruntime reads them); one
+    direction's list serves both of a bidirectional op."""
+    per_dir = len(_DEFAULT_ACTIVATIONS[node.op])
+    names = list(node.attrs.get("activations") or _DEFAULT_ACTIVATIONS[node.op])
+    if n_dirs == 2 and len(names) == per_dir:
+        names = names * 2
+    alphas = iter(node.attrs.get("activation_alpha") or [])
+    betas = iter(node.attrs.get("activation_beta") or [])
+    fns = []
+    for name in (str(n).lower() for n in names):
+        alpha, beta = _ACTIVATION_PARAMS.get(name, (None, None))
+        alpha = None if alpha is None else float(next(alphas, alpha))
+        beta = None if beta is None else float(next(betas, beta))
+        fns.append(_activation(tf, name, alpha, beta))
+    return [fns[d * per_dir:(d + 1) * per_dir] for d in range(n_dirs)]
+
+
+@op("LSTM", "GRU", "RNN")
+def _recurrent(tf, node, ins):
+    """ONNX's LSTM (gates i o f c), GRU (z r h) and RNN over [seq, batch, input] (layout 0)
+    or [batch, seq, input] (layout 1). Past a sequence's length (sequence_lens) outputs are
+    zero and the state is held, so Y_h / Y_c are the last valid step's (zero for an empty
+    sequence); the reverse direction runs over each sequence's valid steps reversed."""
+    layout = int(_a(node, "layout", 0))
+    x = tf.transpose(ins[0], [1, 0, 2]) if layout else ins[0]  # time-major from here on
+    direction = _a(node, "direction", "forward")
+    n_dirs = 2 if direction == "bidirectional" else 1
+    hidden = int(_a(node, "hidden_size", 0)) or int(ins[2].shape[-1])
+    lens = tf.cast(ins[4], tf.int32) if _has(ins, 4) else None
+    acts = _rnn_activations(tf, node, n_dirs)
+    ys, finals = [], []
+    for d in range(n_dirs):
+        reverse = direction == "reverse" or d == 1
+        initial = [_initial_state(tf, node, ins, i, d, layout, x, hidden)
+                   for i in ((5, 6) if node.op == "LSTM" else (5,))]
+        y, final = _run_direction(tf, node, ins, d, acts[d], x, lens, initial, reverse, hidden)
+        ys.append(y)
+        finals.append(final)
+    y = tf.stack(ys, axis=1)  # [seq, dirs, batch, hidden]
+    states = [tf.stack([f[j] for f in finals], axis=0) for j in range(len(finals[0]))]
+    if layout:
+        y = tf.transpose(y, [2, 0, 1, 3])
+        states = [tf.transpose(s, [1, 0, 2]) for s in states]
+    return [y, *states][:max(1, len(node.outputs))]
+
+
+def _initial_state(tf, node, ins, i, d, layout, x, hidden):
+    if _has(ins, i):
+        return ins[i][:, d] if layout else ins[i][d]
+    return tf.zeros(_shape_vector(tf, [_dims(tf, x)[1], hidden]), x.dtype)
+
+
+def _run_direction(tf, node, ins, d, acts, x, lens, initial, reverse, hidden):
+    """(Y [seq, batch, hidden], [Y_h (, Y_c)]) of one direction."""
+    gates = _GATES[node.op]
+    w, r = ins[1][d], ins[2][d]
+    bias = ins[3][d] if _has(ins, 3) else tf.zeros([2 * gates * hidden], x.dtype)
+    wb, rb = bias[:gates * hidden], bias[gates * hidden:]
+    if reverse:
+        x = _reverse_time(tf, x, lens)
+    # the input projection of every step at once; the recurrence adds h's projection
+    xw = tf.einsum("tbi,gi->tbg", x, w) + wb
+    if node.op == "GRU":  # its h gate takes the recurrent bias apart from the input one
+        cell = _gru_cell(tf, node, r, rb, acts, hidden)
+    elif node.op == "LSTM":
+        p = ins[7][d] if _has(ins, 7) else None
+        cell = _lstm_cell(tf, node, r, p, acts)
+        xw = xw + rb
+    else:
+        cell = _rnn_cell(tf, node, r, acts)
+        xw = xw + rb
+    mask = None if lens is None else tf.sequence_mask(lens, _dims(tf, x)[0])  # [batch, seq]
+
+    def step(i, state):
+        new = cell(tf.gather(xw, i), state)
+        if mask is not None:  # past its length a sequence keeps its state, outputs zero
+            valid = tf.gather(mask, i, axis=1)[:, None]
+            new = [tf.where(valid, a, b) for a, b in zip(new, state)]
+            return new, [tf.where(valid, new[0], tf.zeros_like(new[0]))]
+        return new, [new[0]]
+
+    final, (y,) = _while(tf, step, initial, tf.cast(_dims(tf, x)[0], tf.int64))
+    if lens is not None:  # an empty sequence ends in zero states, as in onnxruntime
+        final = [tf.where((lens > 0)[:, None], s, tf.zeros_like(s)) for s in final]
+    return (_reverse_time(tf, y, lens) if reverse else y), final
+
+
+def _reverse_time(tf, x, lens):
+    """Reverse along time (axis 0); with sequence lengths, only each sequence's valid steps."""
+    if lens is None:
+        return tf.reverse(x, [0])
+    return tf.reverse_sequence(x, lens, seq_axis=0, batch_axis=1)
+
+
+def _clipper(tf, node):
+    clip = node.attrs.get("clip")
+    if clip is None:
+        return lambda t: t
+    return lambda t: tf.clip_by_value(t, -float(clip), float(clip))
+
+
+def _lstm_cell(tf, node, r, p, acts):
+    f, g, h = acts
+    clip = _clipper(tf, node)
+    couple = bool(_a(node, "input_forget", 0))
+    pi, po, pf = (None, None, None) if p is None else tf.split(p, 3)
+
+    def cell(xw, state):
+        h_prev, c_prev = state
+        i, o, fg, c = tf.split(xw + tf.matmul(h_prev, r, transpose_b=True), 4, axis=-1)
+        if p is not None:
+            i, fg = i + pi * c_prev, fg + pf * c_prev
+        i = f(clip(i))
+        fg = 1 - i if couple else f(clip(fg))  # input_forget couples the two gates
+        c_new = fg * c_prev + i * g(clip(c))
+        if p is not None:
+            o = o + po * c_new
+        return [f(clip(o)) * h(c_new), c_new]
+    return cell
+
+
+def _gru_cell(tf, node, r, rb, acts, hidden):
+    f, g = acts
+    clip = _clipper(tf, node)
+    linear_before_reset = bool(_a(node, "linear_before_reset", 0))
+    r_zr, rh = r[:2 * hidden], r[2 * hidden:]
+    rb_zr, rbh = rb[:2 * hidden], rb[2 * hidden:]
+
+    def cell(xw, state):
+        (h_prev,) = state
+        xzr, xh = xw[:, :2 * hidden], xw[:, 2 * hidden:]
+        zr = f(clip(xzr + tf.matmul(h_prev, r_zr, transpose_b=True) + rb_zr))
+        z, reset = zr[:, :hidden], zr[:, hidden:]
+        if linear_before_reset:  # the reset gate scales h's projection, bias included
+            hh = xh + reset * (tf.matmul(h_prev, rh, transpose_b=True) + rbh)
+        else:
+            hh = xh + tf.matmul(reset * h_prev, rh, transpose_b=True) + rbh
+        return [(1 - z) * g(clip(hh)) + z * h_prev]
+    return cell
+
+
+def _rnn_cell(tf, node, r, acts):
+    (f,) = acts
+    clip = _clipper(tf, node)
+
+    def cell(xw, state):
+        (h_prev,) = state
+        return [f(clip(xw + tf.matmul(h_prev, r, transpose_b=True)))]
+    return cell

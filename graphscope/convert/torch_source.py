@@ -38,6 +38,10 @@ emitter = keyed_registry(EMITTERS)
 
 IMPORTS = ("import torch", "import torch.nn as nn", "import torch.nn.functional as F")
 _LOCAL_RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"torch", "nn", "F", "self"}
+# ops whose bodies are subgraphs: the torch interpreter runs them, source is not written
+CONTROL_FLOW = {"If", "Loop", "Scan"}
+CONTROL_FLOW_HINT = ("; control flow (If, Loop, Scan) is not written as source: convert to "
+                     "PyTorch without a .py output for a module that runs it")
 _BIG = 2 ** 31 - 1  # slice ends at or past this mean "to the end"
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -64,7 +68,10 @@ def generate(graph: Graph, class_name: str = "ConvertedModel") -> GeneratedSourc
     graph = lowered_for(graph, lambda op: op in EMITTERS or "." not in op)
     missing = missing_ops(graph, EMITTERS.__contains__)
     if missing:
-        raise refuse_missing(missing, "the PyTorch source generator")
+        error = refuse_missing(missing, "the PyTorch source generator")
+        if set(missing) & CONTROL_FLOW:
+            error = UnsupportedError(error.message + CONTROL_FLOW_HINT, node=error.node)
+        raise error
     writer = _Writer(graph)
     for node in graph.nodes:
         if node.name not in writer.absorbed:
@@ -280,12 +287,13 @@ class _Writer:
     def line(self, text: str) -> None:
         self.cur.lines.append(text)
 
-    def out(self, v: Value) -> str:
-        """The local variable holding ``v`` (created on first call)."""
+    def out(self, v: Value, base: str | None = None) -> str:
+        """The local variable holding ``v`` (created on first call, named after ``base``
+        when given)."""
         ref = self.refs.get(v.name)
         if ref is None:
             # a layer's output is named after the layer: x = self.conv1(...)
-            base = self.cur.modules[-1].attr if self.cur.modules else _value_base(v)
+            base = base or (self.cur.modules[-1].attr if self.cur.modules else _value_base(v))
             name = self.locals.fresh(base)
             ref = self.refs[v.name] = _Ref(name, var=name)
         self.cur.defines.add(ref.var)
@@ -1391,6 +1399,129 @@ def _tile(w: _Writer, node: Node):
     src = w.ref(x)
     w.assign(node.outputs[0], f"{src}.repeat({_dims(reps)})" if reps is not None
              else f"{src}.repeat({w.ref(rv)}.tolist())")
+
+
+# -- recurrent layers -------------------------------------------------------------------------
+# gate blocks of ONNX's W, R and B in the order torch's modules keep them: LSTM iofc -> ifgo
+# (torch's g is ONNX's c), GRU zrh -> rzn, RNN one block
+_TORCH_GATE_ORDER = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
+_DEFAULT_ACTIVATIONS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"],
+                        "RNN": ["tanh"]}
+
+
+def _torch_rnn_nonlinearity(w: _Writer, node: Node, dirs: int) -> str:
+    """The activation nn.RNN is built with ('tanh' or 'relu'); raises unless the node's
+    activations are the ones nn.LSTM / nn.GRU / nn.RNN compute."""
+    defaults = _DEFAULT_ACTIVATIONS[node.op]
+    names = [str(a).lower() for a in node.attrs.get("activations") or defaults * dirs]
+    if len(names) == len(defaults) and dirs == 2:
+        names *= 2
+    if node.op == "RNN" and len(set(names)) == 1 and names[0] in ("tanh", "relu"):
+        return names[0]
+    if names != defaults * dirs:
+        raise w.unsupported(f"activations {list(node.attrs['activations'])} are not generated "
+                            f"(nn.{node.op} computes {defaults})")
+    return "tanh"
+
+
+def _check_torch_rnn(w: _Writer, node: Node) -> None:
+    """Raise for what nn.LSTM / nn.GRU / nn.RNN cannot express."""
+    if _optional(node, 4) is not None:
+        raise w.unsupported("sequence_lens is not generated (nn modules run every step)")
+    if node.attrs.get("clip") is not None:
+        raise w.unsupported("clip is not generated (nn modules do not clip gates)")
+    if node.op == "LSTM":
+        if node.attrs.get("input_forget"):
+            raise w.unsupported("input_forget is not generated (nn.LSTM has no coupled gates)")
+        p = _optional(node, 7)
+        if p is not None and (w.array(p) is None or np.any(w.array(p))):
+            raise w.unsupported("peephole weights (P) are not generated (nn.LSTM has none)")
+    if node.op == "GRU" and not node.attrs.get("linear_before_reset"):
+        raise w.unsupported("linear_before_reset=0 is not generated (nn.GRU applies the reset "
+                            "gate after the recurrent linear map)")
+
+
+def _torch_gates(array: np.ndarray, op: str) -> np.ndarray:
+    """ONNX gate blocks (along axis 0) in torch's order."""
+    blocks = np.split(array, len(_TORCH_GATE_ORDER[op]), axis=0)
+    return np.ascontiguousarray(np.concatenate([blocks[i] for i in _TORCH_GATE_ORDER[op]]))
+
+
+def _torch_rnn_state(op: str, weight, recurrence, bias) -> dict[str, np.ndarray]:
+    """nn.LSTM / nn.GRU / nn.RNN parameters from ONNX's W, R and B (B = [Wb, Rb])."""
+    state = {}
+    for d in range(weight.shape[0]):
+        suffix = "_reverse" if d == 1 else ""
+        state[f"weight_ih_l0{suffix}"] = _torch_gates(weight[d], op)
+        state[f"weight_hh_l0{suffix}"] = _torch_gates(recurrence[d], op)
+        if bias is not None:
+            wb, rb = np.split(bias[d], 2)
+            state[f"bias_ih_l0{suffix}"] = _torch_gates(wb, op)
+            state[f"bias_hh_l0{suffix}"] = _torch_gates(rb, op)
+    return state
+
+
+def _initial_state(w: _Writer, node: Node, batch_first: bool) -> str:
+    """The ``, hx`` argument: ONNX's initial_h (and initial_c) as torch wants them,
+    [directions, batch, hidden] whatever the layout; '' when there are none."""
+    h, c = (None if _optional(node, i) is None else
+            w.ref(node.inputs[i]) + (".transpose(0, 1)" if batch_first else "") for i in (5, 6))
+    if node.op != "LSTM":
+        return "" if h is None else f", {h}"
+    if h is None and c is None:
+        return ""
+    h = h or f"torch.zeros_like({c})"
+    return f", ({h}, {c or f'torch.zeros_like({h})'})"
+
+
+def _torch_rnn_layer(w: _Writer, node: Node) -> tuple[str, int, int]:
+    """Declare the nn.LSTM / nn.GRU / nn.RNN computing ``node``; returns (``self.<name>``,
+    directions, hidden size)."""
+    _check_torch_rnn(w, node)
+    weight, recurrence = w.array(node.inputs[1]), w.array(node.inputs[2])
+    bv = _optional(node, 3)
+    bias = w.array(bv)
+    if weight is None or recurrence is None or (bv is not None and bias is None):
+        raise w.unsupported("weights that are only known at run time")
+    dirs, hidden = weight.shape[0], weight.shape[1] // len(_TORCH_GATE_ORDER[node.op])
+    nonlinearity = _torch_rnn_nonlinearity(w, node, dirs)
+    ctor = (f"nn.{node.op}({weight.shape[2]}, {hidden}"
+            + _kwargs(nonlinearity='"relu"' if nonlinearity == "relu" else None,
+                      bias="False" if bv is None else None,
+                      batch_first="True" if attr(node, "layout") else None,
+                      bidirectional="True" if dirs == 2 else None, dtype=_dtype_kw(weight))
+            + ")")
+    state = _torch_rnn_state(node.op, weight, recurrence, bias)
+    return w.submodule(node, ctor, state), dirs, hidden
+
+
+@emitter("LSTM", "GRU", "RNN")
+def _recurrent(w: _Writer, node: Node):
+    layer, dirs, hidden = _torch_rnn_layer(w, node)
+    name = layer[len("self."):]
+    batch_first = bool(attr(node, "layout"))
+    # direction "reverse": run forwards over the flipped sequence, flip the outputs back
+    flip = "" if attr(node, "direction") != "reverse" else \
+        ".flip(1)" if batch_first else ".flip(0)"
+    call = f"{layer}({w.ref(node.inputs[0])}{flip}{_initial_state(w, node, batch_first)})"
+    used = [v if v.name and (v.consumers or v in w.graph.outputs) else None
+            for v in node.outputs]
+    count = 2 if node.op == "LSTM" else 1  # final states: h (and c)
+    states = (used[1:] + [None] * count)[:count]
+    y = None if used[0] is None else w.out(used[0])
+    seq = w.temp(f"{name}_seq")
+    # torch's final states are [directions, batch, hidden] whatever the layout
+    finals = [w.temp(f"{name}_{k}n") if v is None or batch_first else w.out(v, f"{name}_{k}")
+              for v, k in zip(states, "hc")]
+    target = finals[0] if count == 1 else f"({finals[0]}, {finals[1]})"
+    w.line(f"{seq}, {target} = {call}")
+    if y is not None:  # [seq, batch, dirs * hidden] -> ONNX's [seq, dirs, batch, hidden]
+        w.line(f"{y} = {seq}{flip}.unflatten(2, ({dirs}, {hidden}))"
+               + ("" if batch_first else ".transpose(1, 2)"))
+    if batch_first:
+        for v, final, k in zip(states, finals, "hc"):
+            if v is not None:
+                w.line(f"{w.out(v, f'{name}_{k}')} = {final}.transpose(0, 1)")
 
 
 # -- attention --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ walks the graph's nodes in order and dispatches each canonical op to torch. Weig
 parameters, so gradients flow (explanations) and the module can be traced or saved."""
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import Callable
 
 import numpy as np
@@ -17,6 +18,15 @@ IMPLS: dict[str, Callable] = {}
 
 
 impl = keyed_registry(IMPLS)
+
+# ops with subgraphs: their impls take a fourth argument, run(key, inputs) -> outputs, that
+# runs the subgraph node.subgraphs[key] in the current scope
+CONTROL_FLOW: set[str] = set()
+
+
+def control_flow(*ops: str):
+    CONTROL_FLOW.update(ops)
+    return impl(*ops)
 
 
 def supported(op: str) -> bool:
@@ -46,18 +56,26 @@ def _make_module_class(torch):
         def __init__(self, graph: Graph, trainable: bool):
             super().__init__()
             self.graph = graph
-            self._names: dict[str, str] = {}
+            self._names = self._register_weights(graph, "w", trainable)
+            # the weights of subgraphs (If branches, Loop bodies), by the subgraph's path
+            self._sub_names: dict[str, dict[str, str]] = {}
+            for i, (path, sub) in enumerate(_subgraphs(graph)):
+                self._sub_names[path] = self._register_weights(sub, f"s{i}w", trainable)
+            self.taps: dict[str, Callable] = {}  # value name -> fn(tensor) -> tensor
+            self.overrides: dict[str, Callable] = {}  # op -> impl, e.g. guided ReLU
+            self.input_perm: tuple | None = None  # permute the first input first (NCHW->NHWC)
+
+        def _register_weights(self, graph: Graph, prefix: str, trainable: bool) -> dict:
+            names = {}
             for i, (name, v) in enumerate(sorted(graph.weights.items())):
-                key = f"w{i}_" + "".join(c if c.isalnum() else "_" for c in name)[:60]
+                key = f"{prefix}{i}_" + "".join(c if c.isalnum() else "_" for c in name)[:60]
                 t = torch.from_numpy(_owned(v.data.read()))
                 if t.is_floating_point():
                     self.register_parameter(key, nn.Parameter(t, requires_grad=trainable))
                 else:
                     self.register_buffer(key, t)
-                self._names[name] = key
-            self.taps: dict[str, Callable] = {}  # value name -> fn(tensor) -> tensor
-            self.overrides: dict[str, Callable] = {}  # op -> impl, e.g. guided ReLU
-            self.input_perm: tuple | None = None  # permute the first input first (NCHW->NHWC)
+                names[name] = key
+            return names
 
         def forward(self, *args, capture: list[str] | None = None):
             if self.input_perm is not None:
@@ -67,10 +85,22 @@ def _make_module_class(torch):
                 env[v.name] = a
             for name, key in self._names.items():
                 env[name] = getattr(self, key)
-            captured = {}
-            for node in self.graph.nodes:
+            captured: dict[str, object] = {}
+            self._run_nodes(self.graph, env, "", capture, captured)
+            results = [env[v.name] for v in self.graph.outputs]
+            if capture is not None:
+                return results, captured
+            return results[0] if len(results) == 1 else tuple(results)
+
+        def _run_nodes(self, graph: Graph, env, scope: str, capture=None,
+                       captured=None) -> None:
+            for node in graph.nodes:
                 ins = [None if v is None else env[v.name] for v in node.inputs]
-                outs = (self.overrides.get(node.op) or IMPLS[node.op])(torch, node, ins)
+                fn = self.overrides.get(node.op) or IMPLS[node.op]
+                if node.op in CONTROL_FLOW:
+                    outs = fn(torch, node, ins, self._subgraph_runner(node, env, scope))
+                else:
+                    outs = fn(torch, node, ins)
                 if not isinstance(outs, (list, tuple)):
                     outs = [outs]
                 for v, o in zip(node.outputs, outs):
@@ -78,12 +108,37 @@ def _make_module_class(torch):
                     env[v.name] = tap(o) if tap is not None else o
                     if capture is not None and v.name in capture:
                         captured[v.name] = env[v.name]
-            results = [env[v.name] for v in self.graph.outputs]
-            if capture is not None:
-                return results, captured
-            return results[0] if len(results) == 1 else tuple(results)
+
+        def _subgraph_runner(self, node, outer_env, scope: str) -> Callable:
+            """run(key, inputs) -> the outputs of node.subgraphs[key] fed ``inputs``; the
+            body sees the enclosing scopes' values by name, as ONNX subgraphs do."""
+            def run(key: str, inputs: list) -> list:
+                graph = node.subgraphs[key]
+                env = ChainMap({}, outer_env)
+                for v, a in zip(graph.inputs, inputs):
+                    env[v.name] = a
+                path = _subgraph_path(scope, node, key)
+                for name, attr_key in self._sub_names[path].items():
+                    env[name] = getattr(self, attr_key)
+                self._run_nodes(graph, env, path)
+                return [env[v.name] for v in graph.outputs]
+            return run
 
     return GraphModule
+
+
+def _subgraph_path(scope: str, node, key: str) -> str:
+    return f"{scope}/{node.name}.{key}"
+
+
+def _subgraphs(graph: Graph, scope: str = "") -> list[tuple[str, Graph]]:
+    """(path, subgraph) for every nested subgraph, depth first, in a stable order."""
+    out = []
+    for node in graph.nodes:
+        for key, sub in sorted(node.subgraphs.items()):
+            path = _subgraph_path(scope, node, key)
+            out += [(path, sub)] + _subgraphs(sub, path)
+    return out
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -522,3 +577,253 @@ def _attention(torch, node, ins):
 @impl("Embedding")
 def _embedding(torch, node, ins):
     return torch.nn.functional.embedding(ins[0].long(), ins[1])
+
+
+# -- recurrent layers (ONNX LSTM, GRU, RNN) ----------------------------------------------------
+# activation name (lower case) -> (fn(torch, x, alpha, beta), default alpha, default beta); a
+# None default means the function takes no such argument and consumes none from the lists.
+# Defaults are the ONNX operators' (onnxruntime uses 0 for Affine, ScaledTanh and
+# ThresholdedRelu when activation_alpha/beta leave them out).
+_RNN_ACTIVATIONS = {
+    "relu": (lambda torch, x, a, b: torch.relu(x), None, None),
+    "tanh": (lambda torch, x, a, b: torch.tanh(x), None, None),
+    "sigmoid": (lambda torch, x, a, b: torch.sigmoid(x), None, None),
+    "affine": (lambda torch, x, a, b: a * x + b, 1.0, 0.0),
+    "leakyrelu": (lambda torch, x, a, b: torch.nn.functional.leaky_relu(x, a), 0.01, None),
+    "thresholdedrelu": (lambda torch, x, a, b: torch.where(x > a, x, torch.zeros_like(x)),
+                        1.0, None),
+    "scaledtanh": (lambda torch, x, a, b: a * torch.tanh(b * x), 1.0, 1.0),
+    "hardsigmoid": (lambda torch, x, a, b: torch.clamp(a * x + b, 0.0, 1.0), 0.2, 0.5),
+    "elu": (lambda torch, x, a, b: torch.nn.functional.elu(x, a), 1.0, None),
+    "softsign": (lambda torch, x, a, b: torch.nn.functional.softsign(x), None, None),
+    "softplus": (lambda torch, x, a, b: torch.nn.functional.softplus(x), None, None),
+}
+
+# op -> (gate blocks in W/R, default activations per direction)
+_RNN_KINDS = {"LSTM": (4, ("Sigmoid", "Tanh", "Tanh")), "GRU": (3, ("Sigmoid", "Tanh")),
+              "RNN": (1, ("Tanh",))}
+
+
+def _rnn_activations(torch, node, num_directions: int) -> list[list[Callable]]:
+    """Per direction, the activation functions (f, g, h...) with their alpha/beta bound.
+    activation_alpha/beta are consumed in order, only by the functions that take them."""
+    defaults = _RNN_KINDS[node.op][1]
+    names = list(node.attrs.get("activations") or defaults * num_directions)
+    if len(names) == len(defaults) and num_directions == 2:
+        names = names * 2
+    alphas = iter(node.attrs.get("activation_alpha") or [])
+    betas = iter(node.attrs.get("activation_beta") or [])
+    fns = []
+    for name in names:
+        entry = _RNN_ACTIVATIONS.get(str(name).lower())
+        if entry is None:
+            raise UnsupportedError(f"{node.op}: unknown activation '{name}'", node=node.name)
+        fn, default_a, default_b = entry
+        a = None if default_a is None else float(next(alphas, default_a))
+        b = None if default_b is None else float(next(betas, default_b))
+        fns.append(lambda x, fn=fn, a=a, b=b: fn(torch, x, a, b))
+    k = len(defaults)
+    return [fns[d * k:(d + 1) * k] for d in range(num_directions)]
+
+
+def _optional_input(ins, i: int):
+    return ins[i] if len(ins) > i else None
+
+
+def _reverse_time(torch, xs, lens):
+    """Each sequence of ``xs`` [seq, batch, ...] reversed within its own length (steps past
+    it stay put): the same permutation undoes it."""
+    if lens is None:
+        return xs.flip(0)
+    seq, batch = xs.shape[0], xs.shape[1]
+    t = torch.arange(seq).unsqueeze(1)
+    lens = lens.to(torch.int64).unsqueeze(0)
+    index = torch.where(t < lens, lens - 1 - t, t.expand(seq, batch))
+    index = index.reshape(seq, batch, *([1] * (xs.dim() - 2))).expand_as(xs)
+    return xs.gather(0, index)
+
+
+def _scan_direction(torch, xs, state: tuple, step: Callable, reverse: bool, lens):
+    """Run ``step(x_t, state) -> state`` (state[0] is the hidden state) over ``xs``
+    [seq, batch, ...]. Batch entries past their sequence length keep their state and output
+    zeros. Returns (Y [seq, batch, hidden], final state)."""
+    if reverse:
+        xs = _reverse_time(torch, xs, lens)
+    ys = []
+    for t in range(xs.shape[0]):
+        new = step(xs[t], state)
+        if lens is not None:
+            valid = (t < lens).unsqueeze(1)
+            new = tuple(torch.where(valid, n, s) for n, s in zip(new, state))
+            ys.append(torch.where(valid, new[0], torch.zeros_like(new[0])))
+        else:
+            ys.append(new[0])
+        state = new
+    y = torch.stack(ys) if ys else state[0].new_zeros((0,) + tuple(state[0].shape))
+    return (_reverse_time(torch, y, lens) if reverse else y), state
+
+
+def _lstm_step(r, rb, p, acts, clip, input_forget, hidden):
+    f, g, h = acts
+
+    def step(xw, state):
+        h_prev, c_prev = state
+        gates = xw + h_prev @ r.t() + rb
+        i, o, fg, c = gates.split(hidden, -1)
+        if p is not None:  # peepholes: i and f read the previous cell, o the new one
+            pi, po, pf = p.split(hidden)
+            i, fg = i + pi * c_prev, fg + pf * c_prev
+        i = f(clip(i))
+        fg = 1 - i if input_forget else f(clip(fg))
+        c_new = fg * c_prev + i * g(clip(c))
+        if p is not None:
+            o = o + po * c_new
+        return f(clip(o)) * h(c_new), c_new
+    return step
+
+
+def _gru_step(r, rb, acts, clip, linear_before_reset, hidden):
+    f, g = acts
+    r_zr, r_h = r[:2 * hidden], r[2 * hidden:]
+    rb_zr, rb_h = rb[:2 * hidden], rb[2 * hidden:]
+
+    def step(xw, state):
+        (h_prev,) = state
+        x_z, x_r, x_h = xw.split(hidden, -1)
+        h_z, h_r = (h_prev @ r_zr.t() + rb_zr).split(hidden, -1)
+        z, reset = f(clip(x_z + h_z)), f(clip(x_r + h_r))
+        if linear_before_reset:
+            h_tilde = g(clip(x_h + reset * (h_prev @ r_h.t() + rb_h)))
+        else:
+            h_tilde = g(clip(x_h + (reset * h_prev) @ r_h.t() + rb_h))
+        return ((1 - z) * h_tilde + z * h_prev,)
+    return step
+
+
+def _rnn_step(r, rb, acts, clip):
+    (f,) = acts
+
+    def step(xw, state):
+        return (f(clip(xw + state[0] @ r.t() + rb)),)
+    return step
+
+
+def _step_for(node, r, rb, p, acts, clip, hidden) -> Callable:
+    """One direction's step function for the node's op."""
+    if node.op == "LSTM":
+        return _lstm_step(r, rb, p, acts, clip, bool(node.attrs.get("input_forget", 0)), hidden)
+    if node.op == "GRU":
+        return _gru_step(r, rb, acts, clip, bool(node.attrs.get("linear_before_reset", 0)),
+                         hidden)
+    return _rnn_step(r, rb, acts, clip)
+
+
+def _recurrent(torch, node, ins):
+    """ONNX LSTM / GRU / RNN: outputs Y [seq, dirs, batch, hidden], Y_h (and Y_c for LSTM)
+    [dirs, batch, hidden]; layout 1 puts the batch first in all of them."""
+    gates = _RNN_KINDS[node.op][0]
+    x, w, r = ins[0], ins[1], ins[2]
+    b, lens, h0, c0, p = (_optional_input(ins, i) for i in range(3, 8))
+    batch_first = bool(attr(node, "layout"))
+    if batch_first:
+        x = x.transpose(0, 1)
+        h0, c0 = (None if t is None else t.transpose(0, 1) for t in (h0, c0))
+    dirs, hidden = w.shape[0], w.shape[1] // gates
+    if b is None:
+        b = x.new_zeros(dirs, 2 * gates * hidden)
+    bound = node.attrs.get("clip")
+    clip = (lambda t: t) if bound is None else \
+        (lambda t: torch.clamp(t, -float(bound), float(bound)))
+    acts = _rnn_activations(torch, node, dirs)
+    zeros = x.new_zeros(x.shape[1], hidden)
+    ys, finals = [], []
+    for d in range(dirs):
+        wb, rb = b[d, :gates * hidden], b[d, gates * hidden:]
+        xw = x @ w[d].t() + wb  # the input projection of every step at once
+        state = (zeros if h0 is None else h0[d],)
+        if node.op == "LSTM":
+            state += (zeros if c0 is None else c0[d],)
+        step = _step_for(node, r[d], rb, None if p is None else p[d], acts[d], clip, hidden)
+        reverse = attr(node, "direction") == "reverse" or d == 1
+        y, state = _scan_direction(torch, xw, state, step, reverse, lens)
+        ys.append(y)
+        finals.append(state)
+    y = torch.stack(ys, 1)
+    outs = [y.permute(2, 0, 1, 3) if batch_first else y]
+    for k in range(len(finals[0])):  # Y_h, then Y_c
+        s = torch.stack([f[k] for f in finals])
+        outs.append(s.transpose(0, 1) if batch_first else s)
+    return outs
+
+
+IMPLS["LSTM"] = IMPLS["GRU"] = IMPLS["RNN"] = _recurrent
+
+
+# -- control flow (If, Loop, Scan) ---------------------------------------------------------------
+@control_flow("If")
+def _if(torch, node, ins, run):
+    return run("then_branch" if bool(ins[0]) else "else_branch", [])
+
+
+def _stacked(torch, parts: list, body_output) -> object:
+    """Per-iteration values stacked on a new axis 0 (an empty tensor for zero iterations)."""
+    if parts:
+        return torch.stack(parts)
+    t = body_output.type
+    shape = [d for d in (t.shape or ()) if isinstance(d, int)]
+    dtype = getattr(torch, t.dtype or "float32", torch.float32)
+    return torch.zeros([0] + (shape if len(shape) == len(t.shape or ()) else []), dtype=dtype)
+
+
+@control_flow("Loop")
+def _loop(torch, node, ins, run):
+    """ONNX Loop: inputs (M, cond, carried...); the body maps (i, cond, carried...) to
+    (cond, carried..., scan outputs...), and runs while i < M (when given) and cond. The
+    body's cond is obeyed even with no cond input, as onnxruntime does (the spec's text says
+    to ignore it then)."""
+    trip, cond, carried = ins[0], ins[1], list(ins[2:])
+    trip = None if trip is None else int(trip)
+    going = True if cond is None else bool(cond)
+    body = node.subgraphs["body"]
+    n = len(carried)
+    scans: list[list] = [[] for _ in body.outputs[1 + n:]]
+    i = 0
+    while going and (trip is None or i < trip):
+        outs = run("body", [torch.tensor(i, dtype=torch.int64), torch.tensor(going)] + carried)
+        going = bool(outs[0])
+        carried = list(outs[1:1 + n])
+        for parts, t in zip(scans, outs[1 + n:]):
+            parts.append(t)
+        i += 1
+    return carried + [_stacked(torch, parts, v) for parts, v in zip(scans, body.outputs[1 + n:])]
+
+
+@control_flow("Scan")
+def _scan(torch, node, ins, run):
+    """ONNX Scan (opset 9+): inputs (states..., scan inputs...); the body maps (states...,
+    one slice of each scan input) to (states..., one slice of each scan output)."""
+    if "directions" in node.attrs:  # opset 8's Scan has a batch axis and sequence_lens
+        raise UnsupportedError("Scan: the opset-8 form (batched, sequence_lens) is not run",
+                               node=node.name)
+    m = int(node.attrs["num_scan_inputs"])
+    states, xs = list(ins[:len(ins) - m]), ins[len(ins) - m:]
+    in_axes = [a % x.dim() for a, x in zip(node.attrs.get("scan_input_axes") or [0] * m, xs)]
+    in_dirs = node.attrs.get("scan_input_directions") or [0] * m
+    length = xs[0].shape[in_axes[0]]
+    body = node.subgraphs["body"]
+    k = len(body.outputs) - len(states)
+    parts: list[list] = [[] for _ in range(k)]
+    for t in range(length):
+        slices = [x.select(a, length - 1 - t if rev else t)
+                  for x, a, rev in zip(xs, in_axes, in_dirs)]
+        outs = run("body", states + slices)
+        states = list(outs[:len(states)])
+        for p, o in zip(parts, outs[len(states):]):
+            p.append(o)
+    out_axes = node.attrs.get("scan_output_axes") or [0] * k
+    out_dirs = node.attrs.get("scan_output_directions") or [0] * k
+    results = []
+    for p, v, axis, rev in zip(parts, body.outputs[len(states):], out_axes, out_dirs):
+        stacked = _stacked(torch, p[::-1] if rev else p, v)
+        results.append(stacked.movedim(0, axis % stacked.dim()))
+    return states + results

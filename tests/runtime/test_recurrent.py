@@ -1,0 +1,396 @@
+"""Recurrent (LSTM, GRU, RNN) and control-flow (If, Loop, Scan) ONNX ops in the torch
+interpreter and in generated PyTorch source compute what onnxruntime computes; a Keras
+LSTM + GRU model (tf2onnx gives an ONNX LSTM and a Loop) converts to PyTorch."""
+import copy
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+import graphscope
+from graphscope.convert import torch_source
+from graphscope.errors import UnsupportedError
+from graphscope.runtime.onnxruntime import OnnxRuntimeSession
+from graphscope.runtime.torch import build_module
+
+RTOL, ATOL = 1e-4, 1e-5
+F, I64, I32, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
+
+
+def _rand(*shape, seed=0, scale=1.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17):
+    graph = helper.make_graph(nodes, "case", inputs, outputs, list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def _info(name, dtype=F, shape=None):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _out(name):  # a graph output of undeclared type
+    return onnx.ValueInfoProto(name=name)
+
+
+def ort_run(model, feeds) -> dict:
+    return OnnxRuntimeSession(model).run(feeds)
+
+
+def torch_run(module, graph, feeds) -> dict:
+    with torch.no_grad():
+        got = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
+    got = got if isinstance(got, tuple) else (got,)
+    return {v.name: t.numpy() for v, t in zip(graph.outputs, got)}
+
+
+def interpreter_run(model, feeds) -> dict:
+    graph = graphscope.load(model)
+    return torch_run(build_module(graph), graph, feeds)
+
+
+def source_run(model, feeds) -> tuple[dict, str]:
+    graph = graphscope.load(model)
+    generated = torch_source.generate(graph)
+    return torch_run(torch_source.instantiate(generated), graph, feeds), generated.code
+
+
+def assert_close(got: dict, expected: dict):
+    assert set(got) == set(expected)
+    for name, e in expected.items():
+        assert got[name].shape == e.shape and got[name].dtype == e.dtype, name
+        np.testing.assert_allclose(got[name], e, rtol=RTOL, atol=ATOL, err_msg=name)
+
+
+# -- LSTM / GRU / RNN ------------------------------------------------------------------------
+def recurrent_case(op, direction="forward", bias=True, initial=False, lens=None,
+                   peepholes=False, layout=0, outputs=None, **attrs):
+    """(model, feeds) for one recurrent op: weights are initializers; x, sequence_lens and
+    the initial states graph inputs."""
+    dirs = 2 if direction == "bidirectional" else 1
+    g = GATES[op]
+    inputs, feeds = [], {}
+
+    def feed(name, value, dtype=F):
+        inputs.append(_info(name, dtype, list(value.shape)))
+        feeds[name] = value
+        return name
+
+    def batch_major(value):  # layout 1 puts the batch first: the same values, transposed
+        return np.ascontiguousarray(value.swapaxes(0, 1)) if layout else value
+
+    x = feed("x", batch_major(_rand(SEQ, BATCH, INPUT, seed=1)))
+    inits = [numpy_helper.from_array(_rand(dirs, g * HIDDEN, INPUT, seed=2, scale=0.5), "W"),
+             numpy_helper.from_array(_rand(dirs, g * HIDDEN, HIDDEN, seed=3, scale=0.5), "R")]
+    names = [x, "W", "R", "", "", "", "", ""]
+    if bias:
+        inits.append(numpy_helper.from_array(_rand(dirs, 2 * g * HIDDEN, seed=4), "B"))
+        names[3] = "B"
+    if lens is not None:
+        names[4] = feed("lens", np.array(lens, np.int32), I32)
+    if initial:
+        names[5] = feed("h0", batch_major(_rand(dirs, BATCH, HIDDEN, seed=5)))
+        if op == "LSTM":
+            names[6] = feed("c0", batch_major(_rand(dirs, BATCH, HIDDEN, seed=6)))
+    if peepholes:
+        inits.append(numpy_helper.from_array(_rand(dirs, 3 * HIDDEN, seed=7), "P"))
+        names[7] = "P"
+    while names[-1] == "":
+        names.pop()
+    outs = outputs or (["Y", "Y_h", "Y_c"] if op == "LSTM" else ["Y", "Y_h"])
+    node = helper.make_node(op, names, outs, name="rnn", hidden_size=HIDDEN,
+                            direction=direction, **({"layout": 1} if layout else {}), **attrs)
+    return _model([node], inputs, [_out(o) for o in outs if o], inits), feeds
+
+
+# cases nn.LSTM / nn.GRU / nn.RNN express: the generated source uses them
+PLAIN = {
+    "lstm_forward": dict(op="LSTM"),
+    "lstm_no_bias": dict(op="LSTM", bias=False),
+    "lstm_reverse_initial": dict(op="LSTM", direction="reverse", initial=True),
+    "lstm_bidirectional_initial": dict(op="LSTM", direction="bidirectional", initial=True),
+    "lstm_y_h_only": dict(op="LSTM", outputs=["", "Y_h"]),
+    "gru_linear_before_reset": dict(op="GRU", linear_before_reset=1, initial=True),
+    "gru_bidirectional": dict(op="GRU", direction="bidirectional", linear_before_reset=1),
+    "rnn_tanh_bidirectional": dict(op="RNN", direction="bidirectional", initial=True),
+    "rnn_relu_reverse": dict(op="RNN", direction="reverse", activations=["Relu"]),
+}
+# cases only the interpreter runs, with the reason the generator gives
+SPECIAL = {
+    "lstm_bidirectional_lens": (dict(op="LSTM", direction="bidirectional", initial=True,
+                                     lens=[5, 2, 3]), "sequence_lens"),
+    "lstm_reverse_lens": (dict(op="LSTM", direction="reverse", lens=[3, 5, 1]),
+                          "sequence_lens"),
+    "lstm_peepholes": (dict(op="LSTM", peepholes=True, initial=True), "peephole"),
+    "lstm_peepholes_clip": (dict(op="LSTM", peepholes=True, initial=True, clip=0.7), "clip"),
+    "lstm_clip": (dict(op="LSTM", clip=0.5), "clip"),
+    "lstm_input_forget": (dict(op="LSTM", direction="bidirectional", input_forget=1),
+                          "input_forget"),
+    "lstm_activations": (dict(op="LSTM", activations=["HardSigmoid", "LeakyRelu", "ScaledTanh"],
+                              activation_alpha=[0.3, 0.2, 1.5], activation_beta=[0.4, 0.7]),
+                         "activations"),
+    "gru_forward": (dict(op="GRU", initial=True), "linear_before_reset"),
+    "gru_bidirectional_lens_clip": (dict(op="GRU", direction="bidirectional", lens=[4, 5, 2],
+                                         clip=1.0), "sequence_lens"),
+    "rnn_tanh_lens": (dict(op="RNN", direction="bidirectional", lens=[2, 5, 4]),
+                      "sequence_lens"),
+    "rnn_affine_elu": (dict(op="RNN", direction="bidirectional", activations=["Affine", "Elu"],
+                            activation_alpha=[0.5, 0.8], activation_beta=[0.1]),
+                       "activations"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN) + sorted(SPECIAL))
+def test_interpreter_matches_onnxruntime(name):
+    case = PLAIN[name] if name in PLAIN else SPECIAL[name][0]
+    model, feeds = recurrent_case(**case)
+    assert_close(interpreter_run(model, feeds), ort_run(model, feeds))
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_generated_source_uses_torch_rnn_modules(name):
+    model, feeds = recurrent_case(**PLAIN[name])
+    got, code = source_run(model, feeds)
+    assert_close(got, ort_run(model, feeds))
+    assert f"nn.{PLAIN[name]['op']}(" in code
+
+
+@pytest.mark.parametrize("name", sorted(SPECIAL))
+def test_generated_source_refuses_what_torch_rnn_modules_lack(name):
+    case, reason = SPECIAL[name]
+    model, _ = recurrent_case(**case)
+    with pytest.raises(UnsupportedError, match=reason) as info:
+        torch_source.generate(graphscope.load(model))
+    assert info.value.node == "rnn"
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_layout_1_is_layout_0_batch_first(op):
+    # onnxruntime runs only layout 0: compare with it on the transposed inputs and outputs
+    extra = {"linear_before_reset": 1} if op == "GRU" else {}
+    kw = dict(op=op, direction="bidirectional", initial=True, **extra)
+    model, feeds = recurrent_case(layout=1, **kw)
+    ref_model, ref_feeds = recurrent_case(**kw)
+    assert np.array_equal(feeds["x"].transpose(1, 0, 2), ref_feeds["x"])
+    expected = ort_run(ref_model, ref_feeds)
+    expected["Y"] = expected["Y"].transpose(2, 0, 1, 3)
+    for name in ("Y_h", "Y_c")[:len(expected) - 1]:
+        expected[name] = expected[name].transpose(1, 0, 2)
+    assert_close(interpreter_run(model, feeds), expected)
+    assert_close(source_run(model, feeds)[0], expected)
+    # with sequence_lens only the interpreter runs it
+    lens_model, lens_feeds = recurrent_case(layout=1, lens=[5, 1, 3], **kw)
+    ref_model, ref_feeds = recurrent_case(lens=[5, 1, 3], **kw)
+    expected = ort_run(ref_model, ref_feeds)
+    got = interpreter_run(lens_model, lens_feeds)
+    np.testing.assert_allclose(got["Y"], expected["Y"].transpose(2, 0, 1, 3), RTOL, ATOL)
+    np.testing.assert_allclose(got["Y_h"], expected["Y_h"].transpose(1, 0, 2), RTOL, ATOL)
+
+
+def test_generated_lstm_reads_as_torch_code():
+    model, _ = recurrent_case("LSTM", direction="bidirectional", initial=True)
+    generated = torch_source.generate(graphscope.load(model))
+    assert "nn.LSTM(4, 6, bidirectional=True)" in generated.code
+    assert {k.rsplit(".", 1)[1] for k in generated.state_dict} == {
+        "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse"}
+
+
+def test_lstm_converts_to_a_py_file_that_verifies(tmp_path):
+    model, _ = recurrent_case("LSTM", direction="reverse", initial=True)
+    result = graphscope.convert(model, output=tmp_path / "lstm.py", verify=True)
+    assert "nn.LSTM(" in (tmp_path / "lstm.py").read_text()
+    assert (tmp_path / "lstm.pth").exists()
+    assert result.report.ok, result.report.table()
+
+
+def test_gradients_flow_through_the_recurrence():
+    """The interpreter's LSTM and the generated nn.LSTM give the same input gradient."""
+    model, feeds = recurrent_case("LSTM", direction="bidirectional", initial=True)
+    graph = graphscope.load(model)
+    grads = []
+    for module in (build_module(graph), torch_source.instantiate(torch_source.generate(graph))):
+        x = torch.from_numpy(feeds["x"]).requires_grad_()
+        y, y_h, y_c = module(x, *[torch.from_numpy(feeds[n]) for n in ("h0", "c0")])
+        (y.sum() + y_h.square().sum() + y_c.sum()).backward()
+        grads.append(x.grad.numpy())
+    assert np.abs(grads[0]).sum() > 0
+    np.testing.assert_allclose(grads[0], grads[1], rtol=RTOL, atol=ATOL)
+
+
+# -- If --------------------------------------------------------------------------------------
+def if_model():
+    """y = If(cond) then x @ w + 1 else relu(x) - x: both branches read outer values."""
+    then_g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["mm"]),
+         helper.make_node("Add", ["mm", "one"], ["t_out"])], "then", [],
+        [_info("t_out", F, [2, 4])], [numpy_helper.from_array(np.float32(1.0), "one")])
+    else_g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Sub", ["r", "x"], ["e_out"])],
+        "else", [], [_info("e_out", F, [2, 4])])
+    node = helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)
+    return _model([node], [_info("x", F, [2, 4]), _info("cond", BOOL, [])], [_out("y")],
+                  [numpy_helper.from_array(_rand(4, 4, seed=2), "w")])
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_takes_either_branch(cond):
+    model = if_model()
+    feeds = {"x": _rand(2, 4), "cond": np.array(cond)}
+    expected = ort_run(model, feeds)
+    graph = graphscope.load(model)
+    module = build_module(graph)
+    assert_close(torch_run(module, graph, feeds), expected)
+    # a copy (its own graph, branch weights included) runs alike
+    assert_close(torch_run(copy.deepcopy(module), graph, feeds), expected)
+
+
+# -- Loop and Scan ---------------------------------------------------------------------------
+def _body(nodes, inputs, outputs, inits=()):
+    return helper.make_graph(nodes, "body", [_info(n, t, s) for n, t, s in inputs],
+                             [_info(n, t, s) for n, t, s in outputs], list(inits))
+
+
+def counted_loop_model():
+    """for i < n: h = tanh(h @ w + x * i); scan outputs h and i * 2 (w and x from outside)."""
+    body = _body(
+        [helper.make_node("Cast", ["i"], ["fi"], to=F),
+         helper.make_node("MatMul", ["h_in", "w"], ["hw"]),
+         helper.make_node("Mul", ["x", "fi"], ["xi"]),
+         helper.make_node("Add", ["hw", "xi"], ["pre"]),
+         helper.make_node("Tanh", ["pre"], ["h_out"]),
+         helper.make_node("Identity", ["h_out"], ["h_scan"]),
+         helper.make_node("Mul", ["i", "two"], ["i2"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"])],
+        [("i", I64, []), ("c_in", BOOL, []), ("h_in", F, [2, 3])],
+        [("c_out", BOOL, []), ("h_out", F, [2, 3]), ("h_scan", F, [2, 3]), ("i2", I64, [])],
+        [numpy_helper.from_array(np.int64(2), "two")])
+    node = helper.make_node("Loop", ["n", "", "h0"], ["h_final", "hs", "is"], body=body)
+    inputs = [_info("n", I64, []), _info("h0", F, [2, 3]), _info("x", F, [2, 3])]
+    inits = [numpy_helper.from_array(_rand(3, 3, seed=4), "w")]
+    return _model([node], inputs, [_out("h_final"), _out("hs"), _out("is")], inits)
+
+
+def cond_loop_model(with_trip_count):
+    """Double x until its sum passes 100 (or the trip count of 3 runs out); the count of
+    steps is carried and the running sums are scan outputs."""
+    body = _body(
+        [helper.make_node("Mul", ["x_in", "two"], ["x_out"]),
+         helper.make_node("ReduceSum", ["x_out"], ["s"], keepdims=0),
+         helper.make_node("Less", ["s", "limit"], ["c_out"]),
+         helper.make_node("Add", ["k_in", "one"], ["k_out"])],
+        [("i", I64, []), ("c_in", BOOL, []), ("x_in", F, [3]), ("k_in", I64, [])],
+        [("c_out", BOOL, []), ("x_out", F, [3]), ("k_out", I64, []), ("s", F, [])],
+        [numpy_helper.from_array(np.float32(2), "two"),
+         numpy_helper.from_array(np.int64(1), "one")])
+    node = helper.make_node("Loop", ["m" if with_trip_count else "", "go", "x", "k0"],
+                            ["x_final", "k_final", "sums"], body=body)
+    inits = [numpy_helper.from_array(np.float32(100), "limit"),
+             numpy_helper.from_array(np.int64(0), "k0")]
+    if with_trip_count:
+        inits.append(numpy_helper.from_array(np.int64(3), "m"))
+    return _model([node], [_info("x", F, [3]), _info("go", BOOL, [])],
+                  [_out("x_final"), _out("k_final"), _out("sums")], inits)
+
+
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_counted_loop_with_carried_state_and_scan_outputs(n):
+    model = counted_loop_model()
+    feeds = {"n": np.array(n, np.int64), "h0": _rand(2, 3, seed=1), "x": _rand(2, 3, seed=2)}
+    expected = ort_run(model, feeds)
+    assert expected["hs"].shape == (n, 2, 3)
+    assert_close(interpreter_run(model, feeds), expected)
+
+
+@pytest.mark.parametrize("with_trip_count", [False, True])
+def test_loop_ends_on_its_condition(with_trip_count):
+    model = cond_loop_model(with_trip_count)
+    for x, go in (([1, 2, 3], True), ([0.1, 0.2, 0.3], True), ([1, 2, 3], False)):
+        feeds = {"x": np.array(x, np.float32), "go": np.array(go)}
+        expected = ort_run(model, feeds)
+        assert_close(interpreter_run(model, feeds), expected)
+    assert expected["k_final"] == 0  # a false condition runs no iteration
+
+
+def test_loop_gradient_reaches_outer_weights():
+    model = counted_loop_model()
+    graph = graphscope.load(model)
+    module = build_module(graph, trainable=True)
+    x = torch.from_numpy(_rand(2, 3, seed=2)).requires_grad_()
+    h_final, _, _ = module(torch.tensor(3), torch.from_numpy(_rand(2, 3, seed=1)), x)
+    h_final.sum().backward()
+    w = getattr(module, module._names["w"])
+    assert x.grad.abs().sum() > 0 and w.grad.abs().sum() > 0
+
+
+def scan_model(axis, reverse):
+    """Running sums over ``axis`` of x; the per-step products come out on that axis."""
+    body = _body([helper.make_node("Add", ["acc_in", "x_t"], ["acc_out"]),
+                  helper.make_node("Mul", ["acc_out", "x_t"], ["y_t"])],
+                 [("acc_in", F, [2]), ("x_t", F, [2])],
+                 [("acc_out", F, [2]), ("y_t", F, [2])])
+    node = helper.make_node("Scan", ["acc0", "x"], ["acc", "ys"], body=body, num_scan_inputs=1,
+                            scan_input_axes=[axis], scan_input_directions=[int(reverse)],
+                            scan_output_axes=[axis], scan_output_directions=[int(reverse)])
+    shape = [5, 2] if axis == 0 else [2, 5]
+    return _model([node], [_info("acc0", F, [2]), _info("x", F, shape)],
+                  [_out("acc"), _out("ys")]), shape
+
+
+@pytest.mark.parametrize("axis,reverse", [(0, False), (1, True), (-1, False)])
+def test_scan_matches_onnxruntime(axis, reverse):
+    model, shape = scan_model(axis, reverse)
+    feeds = {"acc0": _rand(2), "x": _rand(*shape, seed=1)}
+    assert_close(interpreter_run(model, feeds), ort_run(model, feeds))
+
+
+@pytest.mark.parametrize("op", ["If", "Loop", "Scan"])
+def test_control_flow_is_not_generated_as_source(op):
+    model = {"If": if_model, "Loop": counted_loop_model,
+             "Scan": lambda: scan_model(0, False)[0]}[op]()
+    with pytest.raises(UnsupportedError, match=rf"source generator .*{op}.*without a .py output"):
+        torch_source.generate(graphscope.load(model))
+
+
+# -- Keras end to end ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def keras_lstm(tmp_path_factory):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tf2onnx")
+    from tests.zoo import tf_models
+    model = tf_models.lstm()
+    path = tmp_path_factory.mktemp("keras") / "rnn.keras"
+    model.save(path)
+    return model, path
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_keras_lstm_gru_converts_to_pytorch(keras_lstm):
+    model, path = keras_lstm
+    module = graphscope.convert(path, to="pytorch")
+    for batch in (2, 1):
+        x = _rand(batch, 20, 6, seed=batch)
+        with torch.no_grad():
+            got = module(torch.from_numpy(x))
+        np.testing.assert_allclose(got.numpy(), np.asarray(model(x)), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_keras_lstm_gru_verifies(keras_lstm):
+    report = graphscope.convert(keras_lstm[1], to="pytorch", verify=True).report
+    assert report is not None and report.ok, report.table()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_keras_lstm_gru_as_source_names_the_loop(keras_lstm, tmp_path):
+    with pytest.raises(UnsupportedError, match="Loop") as info:
+        graphscope.convert(keras_lstm[1], output=tmp_path / "rnn.py")
+    assert info.value.node == "rnn_1/gru_1/while_loop"
+    assert not list(tmp_path.iterdir())
