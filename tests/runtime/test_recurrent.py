@@ -4,40 +4,17 @@ LSTM + GRU model (tf2onnx gives an ONNX LSTM and a Loop) converts to PyTorch."""
 import copy
 
 import numpy as np
-import onnx
 import pytest
 import torch
-from onnx import TensorProto, helper, numpy_helper
 
 import graphscope
 from graphscope.convert import torch_source
 from graphscope.errors import UnsupportedError
 from graphscope.runtime.onnxruntime import OnnxRuntimeSession
 from graphscope.runtime.torch import build_module
-
-RTOL, ATOL = 1e-4, 1e-5
-F, I64, I32, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL
-GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
-SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
-
-
-def _rand(*shape, seed=0, scale=1.0):
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
-
-
-def _model(nodes, inputs, outputs, inits=(), opset=17):
-    graph = helper.make_graph(nodes, "case", inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model
-
-
-def _info(name, dtype=F, shape=None):
-    return helper.make_tensor_value_info(name, dtype, shape)
-
-
-def _out(name):  # a graph output of undeclared type
-    return onnx.ValueInfoProto(name=name)
+from tests.zoo.control_flow_models import (ATOL, RTOL, assert_close, cond_loop_model,
+                                           counted_loop_model, if_model, rand, recurrent_case,
+                                           scan_model)
 
 
 def ort_run(model, feeds) -> dict:
@@ -62,54 +39,7 @@ def source_run(model, feeds) -> tuple[dict, str]:
     return torch_run(torch_source.instantiate(generated), graph, feeds), generated.code
 
 
-def assert_close(got: dict, expected: dict):
-    assert set(got) == set(expected)
-    for name, e in expected.items():
-        assert got[name].shape == e.shape and got[name].dtype == e.dtype, name
-        np.testing.assert_allclose(got[name], e, rtol=RTOL, atol=ATOL, err_msg=name)
-
-
 # -- LSTM / GRU / RNN ------------------------------------------------------------------------
-def recurrent_case(op, direction="forward", bias=True, initial=False, lens=None,
-                   peepholes=False, layout=0, outputs=None, **attrs):
-    """(model, feeds) for one recurrent op: weights are initializers; x, sequence_lens and
-    the initial states graph inputs."""
-    dirs = 2 if direction == "bidirectional" else 1
-    g = GATES[op]
-    inputs, feeds = [], {}
-
-    def feed(name, value, dtype=F):
-        inputs.append(_info(name, dtype, list(value.shape)))
-        feeds[name] = value
-        return name
-
-    def batch_major(value):  # layout 1 puts the batch first: the same values, transposed
-        return np.ascontiguousarray(value.swapaxes(0, 1)) if layout else value
-
-    x = feed("x", batch_major(_rand(SEQ, BATCH, INPUT, seed=1)))
-    inits = [numpy_helper.from_array(_rand(dirs, g * HIDDEN, INPUT, seed=2, scale=0.5), "W"),
-             numpy_helper.from_array(_rand(dirs, g * HIDDEN, HIDDEN, seed=3, scale=0.5), "R")]
-    names = [x, "W", "R", "", "", "", "", ""]
-    if bias:
-        inits.append(numpy_helper.from_array(_rand(dirs, 2 * g * HIDDEN, seed=4), "B"))
-        names[3] = "B"
-    if lens is not None:
-        names[4] = feed("lens", np.array(lens, np.int32), I32)
-    if initial:
-        names[5] = feed("h0", batch_major(_rand(dirs, BATCH, HIDDEN, seed=5)))
-        if op == "LSTM":
-            names[6] = feed("c0", batch_major(_rand(dirs, BATCH, HIDDEN, seed=6)))
-    if peepholes:
-        inits.append(numpy_helper.from_array(_rand(dirs, 3 * HIDDEN, seed=7), "P"))
-        names[7] = "P"
-    while names[-1] == "":
-        names.pop()
-    outs = outputs or (["Y", "Y_h", "Y_c"] if op == "LSTM" else ["Y", "Y_h"])
-    node = helper.make_node(op, names, outs, name="rnn", hidden_size=HIDDEN,
-                            direction=direction, **({"layout": 1} if layout else {}), **attrs)
-    return _model([node], inputs, [_out(o) for o in outs if o], inits), feeds
-
-
 # cases nn.LSTM / nn.GRU / nn.RNN express: the generated source uses them
 PLAIN = {
     "lstm_forward": dict(op="LSTM"),
@@ -226,24 +156,10 @@ def test_gradients_flow_through_the_recurrence():
 
 
 # -- If --------------------------------------------------------------------------------------
-def if_model():
-    """y = If(cond) then x @ w + 1 else relu(x) - x: both branches read outer values."""
-    then_g = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["mm"]),
-         helper.make_node("Add", ["mm", "one"], ["t_out"])], "then", [],
-        [_info("t_out", F, [2, 4])], [numpy_helper.from_array(np.float32(1.0), "one")])
-    else_g = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Sub", ["r", "x"], ["e_out"])],
-        "else", [], [_info("e_out", F, [2, 4])])
-    node = helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)
-    return _model([node], [_info("x", F, [2, 4]), _info("cond", BOOL, [])], [_out("y")],
-                  [numpy_helper.from_array(_rand(4, 4, seed=2), "w")])
-
-
 @pytest.mark.parametrize("cond", [True, False])
 def test_if_takes_either_branch(cond):
     model = if_model()
-    feeds = {"x": _rand(2, 4), "cond": np.array(cond)}
+    feeds = {"x": rand(2, 4), "cond": np.array(cond)}
     expected = ort_run(model, feeds)
     graph = graphscope.load(model)
     module = build_module(graph)
@@ -253,57 +169,10 @@ def test_if_takes_either_branch(cond):
 
 
 # -- Loop and Scan ---------------------------------------------------------------------------
-def _body(nodes, inputs, outputs, inits=()):
-    return helper.make_graph(nodes, "body", [_info(n, t, s) for n, t, s in inputs],
-                             [_info(n, t, s) for n, t, s in outputs], list(inits))
-
-
-def counted_loop_model():
-    """for i < n: h = tanh(h @ w + x * i); scan outputs h and i * 2 (w and x from outside)."""
-    body = _body(
-        [helper.make_node("Cast", ["i"], ["fi"], to=F),
-         helper.make_node("MatMul", ["h_in", "w"], ["hw"]),
-         helper.make_node("Mul", ["x", "fi"], ["xi"]),
-         helper.make_node("Add", ["hw", "xi"], ["pre"]),
-         helper.make_node("Tanh", ["pre"], ["h_out"]),
-         helper.make_node("Identity", ["h_out"], ["h_scan"]),
-         helper.make_node("Mul", ["i", "two"], ["i2"]),
-         helper.make_node("Identity", ["c_in"], ["c_out"])],
-        [("i", I64, []), ("c_in", BOOL, []), ("h_in", F, [2, 3])],
-        [("c_out", BOOL, []), ("h_out", F, [2, 3]), ("h_scan", F, [2, 3]), ("i2", I64, [])],
-        [numpy_helper.from_array(np.int64(2), "two")])
-    node = helper.make_node("Loop", ["n", "", "h0"], ["h_final", "hs", "is"], body=body)
-    inputs = [_info("n", I64, []), _info("h0", F, [2, 3]), _info("x", F, [2, 3])]
-    inits = [numpy_helper.from_array(_rand(3, 3, seed=4), "w")]
-    return _model([node], inputs, [_out("h_final"), _out("hs"), _out("is")], inits)
-
-
-def cond_loop_model(with_trip_count):
-    """Double x until its sum passes 100 (or the trip count of 3 runs out); the count of
-    steps is carried and the running sums are scan outputs."""
-    body = _body(
-        [helper.make_node("Mul", ["x_in", "two"], ["x_out"]),
-         helper.make_node("ReduceSum", ["x_out"], ["s"], keepdims=0),
-         helper.make_node("Less", ["s", "limit"], ["c_out"]),
-         helper.make_node("Add", ["k_in", "one"], ["k_out"])],
-        [("i", I64, []), ("c_in", BOOL, []), ("x_in", F, [3]), ("k_in", I64, [])],
-        [("c_out", BOOL, []), ("x_out", F, [3]), ("k_out", I64, []), ("s", F, [])],
-        [numpy_helper.from_array(np.float32(2), "two"),
-         numpy_helper.from_array(np.int64(1), "one")])
-    node = helper.make_node("Loop", ["m" if with_trip_count else "", "go", "x", "k0"],
-                            ["x_final", "k_final", "sums"], body=body)
-    inits = [numpy_helper.from_array(np.float32(100), "limit"),
-             numpy_helper.from_array(np.int64(0), "k0")]
-    if with_trip_count:
-        inits.append(numpy_helper.from_array(np.int64(3), "m"))
-    return _model([node], [_info("x", F, [3]), _info("go", BOOL, [])],
-                  [_out("x_final"), _out("k_final"), _out("sums")], inits)
-
-
 @pytest.mark.parametrize("n", [0, 1, 4])
 def test_counted_loop_with_carried_state_and_scan_outputs(n):
     model = counted_loop_model()
-    feeds = {"n": np.array(n, np.int64), "h0": _rand(2, 3, seed=1), "x": _rand(2, 3, seed=2)}
+    feeds = {"n": np.array(n, np.int64), "h0": rand(2, 3, seed=1), "x": rand(2, 3, seed=2)}
     expected = ort_run(model, feeds)
     assert expected["hs"].shape == (n, 2, 3)
     assert_close(interpreter_run(model, feeds), expected)
@@ -311,7 +180,7 @@ def test_counted_loop_with_carried_state_and_scan_outputs(n):
 
 @pytest.mark.parametrize("with_trip_count", [False, True])
 def test_loop_ends_on_its_condition(with_trip_count):
-    model = cond_loop_model(with_trip_count)
+    model = cond_loop_model(3 if with_trip_count else None)
     for x, go in (([1, 2, 3], True), ([0.1, 0.2, 0.3], True), ([1, 2, 3], False)):
         feeds = {"x": np.array(x, np.float32), "go": np.array(go)}
         expected = ort_run(model, feeds)
@@ -323,31 +192,16 @@ def test_loop_gradient_reaches_outer_weights():
     model = counted_loop_model()
     graph = graphscope.load(model)
     module = build_module(graph, trainable=True)
-    x = torch.from_numpy(_rand(2, 3, seed=2)).requires_grad_()
-    h_final, _, _ = module(torch.tensor(3), torch.from_numpy(_rand(2, 3, seed=1)), x)
+    x = torch.from_numpy(rand(2, 3, seed=2)).requires_grad_()
+    h_final, _, _ = module(torch.tensor(3), torch.from_numpy(rand(2, 3, seed=1)), x)
     h_final.sum().backward()
     w = getattr(module, module._names["w"])
     assert x.grad.abs().sum() > 0 and w.grad.abs().sum() > 0
 
 
-def scan_model(axis, reverse):
-    """Running sums over ``axis`` of x; the per-step products come out on that axis."""
-    body = _body([helper.make_node("Add", ["acc_in", "x_t"], ["acc_out"]),
-                  helper.make_node("Mul", ["acc_out", "x_t"], ["y_t"])],
-                 [("acc_in", F, [2]), ("x_t", F, [2])],
-                 [("acc_out", F, [2]), ("y_t", F, [2])])
-    node = helper.make_node("Scan", ["acc0", "x"], ["acc", "ys"], body=body, num_scan_inputs=1,
-                            scan_input_axes=[axis], scan_input_directions=[int(reverse)],
-                            scan_output_axes=[axis], scan_output_directions=[int(reverse)])
-    shape = [5, 2] if axis == 0 else [2, 5]
-    return _model([node], [_info("acc0", F, [2]), _info("x", F, shape)],
-                  [_out("acc"), _out("ys")]), shape
-
-
 @pytest.mark.parametrize("axis,reverse", [(0, False), (1, True), (-1, False)])
 def test_scan_matches_onnxruntime(axis, reverse):
-    model, shape = scan_model(axis, reverse)
-    feeds = {"acc0": _rand(2), "x": _rand(*shape, seed=1)}
+    model, feeds = scan_model(axis, reverse)
     assert_close(interpreter_run(model, feeds), ort_run(model, feeds))
 
 
@@ -376,7 +230,7 @@ def test_keras_lstm_gru_converts_to_pytorch(keras_lstm):
     model, path = keras_lstm
     module = graphscope.convert(path, to="pytorch")
     for batch in (2, 1):
-        x = _rand(batch, 20, 6, seed=batch)
+        x = rand(batch, 20, 6, seed=batch)
         with torch.no_grad():
             got = module(torch.from_numpy(x))
         np.testing.assert_allclose(got.numpy(), np.asarray(model(x)), rtol=RTOL, atol=ATOL)
