@@ -14,14 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import protowire as wire
+from ..ir.shapes import ONNX_DTYPES
 
 MODEL_GRAPH, GRAPH_INITIALIZER, TENSOR_NAME, TENSOR_RAW_DATA = 7, 5, 8, 9
 STRIP_MIN_BYTES = 4096  # smaller tensors stay in the proto: not worth a file read each
 WHAT = "ONNX file"
 # numpy dtypes the raw bytes map onto directly (little-endian, as ONNX stores them)
-RAW_DTYPES = {1: "<f4", 2: "u1", 3: "i1", 4: "<u2", 5: "<i2", 6: "<i4", 7: "<i8", 9: "?",
-              10: "<f2", 11: "<f8", 12: "<u4", 13: "<u8"}
+RAW_DTYPES = {code: np.dtype(name).newbyteorder("<").str for code, name in ONNX_DTYPES.items()
+              if name not in ("string", "bfloat16")}
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,6 @@ class RawSpan:
 
     def read_array(self, header):
         """The weight as a numpy array; ``header`` is its TensorProto without raw_data."""
-        import numpy as np
         dtype = RAW_DTYPES.get(header.data_type)
         shape = tuple(header.dims)
         if dtype is not None:  # one read, straight into the array

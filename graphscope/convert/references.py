@@ -122,9 +122,26 @@ def torch_module_values(graph: Graph, module, feeds: dict[str, np.ndarray]
     for v, o in zip(graph.outputs, outs):
         if isinstance(o, torch.Tensor):
             seen[v.name] = o.detach().numpy()
-    # a hook value whose shape differs is a module whose output the IR reshaped after it
+    return _as_ir_values(graph, seen.items())
+
+
+def _as_ir_values(graph: Graph, pairs, channels_last: bool = False) -> dict:
+    """(IR value name, array) pairs as a dict, laid out as the IR holds them: from a
+    channels-last source a 4-d value is transposed where the graph holds it NCHW. Only values
+    whose shape fits are kept, the first that fits for a name: one of another shape is not the
+    value its name suggests (a module whose output the IR reshaped after it)."""
     shapes = {v.name: v.type.shape for n in graph.nodes for v in n.outputs}
-    return {k: a for k, a in seen.items() if k in shapes and _fits(shapes[k], a.shape)}
+    first = _channels_first(graph) if channels_last else set()
+    out = {}
+    for name, a in pairs:
+        if name in out:
+            continue
+        a = np.asarray(a)
+        if name in first and a.ndim == 4:
+            a = a.transpose(0, 3, 1, 2)
+        if name in shapes and _fits(shapes[name], a.shape):
+            out[name] = a
+    return out
 
 
 def _fits(shape, actual) -> bool:
@@ -137,18 +154,18 @@ def keras_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.nda
     """Each Keras layer's output (a functional or Sequential model; a subclassed one gives
     its outputs only), keyed by the value of tf2onnx's graph that layer ends in."""
     import re
+    import warnings
     from pathlib import Path
 
     from ..adapters.tensorflow.tf_runtime import load_keras_file
     model = load_keras_file(Path(graph.metadata["converted_from"]),
                             trust=graph.metadata.get("trusted", False))
-    import warnings
     args = [feeds[v.name] for v in graph.inputs]
     arg = args[0] if len(args) == 1 else args
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     with warnings.catch_warnings():  # Keras warns when a dict-input model gets a list
         warnings.simplefilter("ignore")
-        values = dict(zip((v.name for v in graph.outputs), _as_list(model(arg, training=False))))
+        outputs = dict(zip((v.name for v in graph.outputs), _as_list(model(arg, training=False))))
         try:
             import keras
             probe = keras.Model(model.inputs, [layer.output for layer in layers])
@@ -159,18 +176,10 @@ def keras_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.nda
     for n in graph.nodes:
         for part in (n.namespace or "").split("/"):
             last_in[re.sub(r"_\d+$", "", part)] = n.outputs[0].name
-    shapes = {v.name: v.type.shape for n in graph.nodes for v in n.outputs}
-    first = _channels_first(graph)
-    for layer, out in zip(layers, outs):
-        name = last_in.get(layer.name)
-        if name is None or name in values:
-            continue
-        a = np.asarray(out)
-        if name in first and a.ndim == 4:
-            a = a.transpose(0, 3, 1, 2)
-        if _fits(shapes.get(name), a.shape):
-            values[name] = a
-    return {k: np.asarray(a) for k, a in values.items()}
+    pairs = [(last_in[layer.name], out) for layer, out in zip(layers, outs)
+             if layer.name in last_in]
+    return {**_as_ir_values(graph, pairs, channels_last=True),
+            **{k: np.asarray(a) for k, a in outputs.items()}}  # the model's own outputs win
 
 
 def tensorflow_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -193,16 +202,8 @@ def tensorflow_values(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, n
              if (t := tensor(v.name)) is not None and t.op.type != "Placeholder"}
     run = wrapped.prune(inputs, list(fetch.values()))
     outs = run(*[tf.constant(feeds[v.name]) for v in graph.inputs])
-    shapes = {v.name: v.type.shape for n in graph.nodes for v in n.outputs}
-    first = _channels_first(graph)
-    values = {}
-    for name, out in zip(fetch, outs):
-        a = out.numpy()
-        if name in first and a.ndim == 4:
-            a = a.transpose(0, 3, 1, 2)
-        if _fits(shapes.get(name), a.shape):
-            values[name] = a
-    return values
+    return _as_ir_values(graph, ((name, out.numpy()) for name, out in zip(fetch, outs)),
+                         channels_last=True)
 
 
 def _as_list(out) -> list:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import GraphscopeError, UnsupportedError, require
 from ..ir.graph import Graph, Node, TensorType
+from ..ir.shapes import ONNX_DTYPES
 from ..registry import import_optional, keyed_registry
 
 # Framework ops with an exact ONNX decomposition: op -> fn(node, helper, opset) returning
@@ -18,9 +19,7 @@ lowering = keyed_registry(LOWERINGS)
 LOWERING_MODULES = ("lower_caffe", "lower_torch", "lower_opset")
 
 DEFAULT_OPSET = 17
-NP_TO_ONNX = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6,
-              "int64": 7, "bool": 9, "float16": 10, "float64": 11, "uint32": 12, "uint64": 13,
-              "bfloat16": 16}
+NP_TO_ONNX = {name: code for code, name in ONNX_DTYPES.items() if name != "string"}
 # (op, attribute, input index, first opset where it is an input)
 ATTR_TO_INPUT = [("Squeeze", "axes", 1, 13), ("Unsqueeze", "axes", 1, 13),
                  ("Split", "split", 1, 13), ("Reshape", "shape", 1, 5), ("Pad", "pads", 1, 11),

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import UnsupportedError, UsageError, require
 from ..ir.graph import Graph, Node
 from ..ir.ops import attr
-from ..ir.shapes import explicit_pads
+from ..ir.shapes import explicit_pads, norm_axis
 from ..registry import keyed_registry
 
 OPS: dict[str, Callable] = {}
@@ -325,10 +325,6 @@ def _spatial(node, x) -> list[int]:
     return sizes
 
 
-def _axis(a: int, rank: int) -> int:
-    return a + rank if a < 0 else a
-
-
 def _nhwc(tf, x):
     r = x.shape.rank
     return tf.transpose(x, [0] + list(range(2, r)) + [1])
@@ -575,7 +571,7 @@ def _instance_norm(tf, node, ins):
 def _layer_norm(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
-    axes = list(range(_axis(int(_a(node, "axis", -1)), r), r))
+    axes = list(range(norm_axis(int(_a(node, "axis", -1)), r), r))
     mean, var = tf.nn.moments(x, axes=axes, keepdims=True)
     inv = tf.math.rsqrt(var + float(_a(node, "epsilon", 1e-5)))
     y = (x - mean) * inv * ins[1]
@@ -707,11 +703,11 @@ def _softmax_like(tf, node, x, fn):
     opset = _OPSET.get()
     if opset is not None and opset < 13:
         # before opset 13: flatten to 2-D at axis (default 1), normalise each row
-        axis = _axis(int(node.attrs.get("axis", 1)), r)
+        axis = norm_axis(int(node.attrs.get("axis", 1)), r)
         dims = _dims(tf, x)
         y = fn(tf.reshape(x, [-1, _prod(tf, dims[axis:])]), axis=-1)
         return tf.reshape(y, tf.shape(x))
-    return fn(x, axis=_axis(int(_a(node, "axis", -1)), r))
+    return fn(x, axis=norm_axis(int(_a(node, "axis", -1)), r))
 
 
 @op("Softmax")
@@ -820,7 +816,7 @@ def _concat(tf, node, ins):
 def _split(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
-    axis = _axis(int(_a(node, "axis", 0)), r)
+    axis = norm_axis(int(_a(node, "axis", 0)), r)
     sizes = _ints_or_input(tf, node, ins, "split", 1)
     if sizes is None:  # equal parts; with num_outputs (opset 18) the last may be smaller
         k = len(node.outputs)
@@ -861,7 +857,8 @@ def _reshape(tf, node, ins):
 def _flatten(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
-    axis = _axis(int(_a(node, "axis", 1)), r)
+    axis = int(_a(node, "axis", 1))
+    axis = axis + r if axis < 0 else axis  # Flatten's axis may equal the rank
     dims = _dims(tf, x)
     return tf.reshape(x, _shape_vector(tf, [_prod(tf, dims[:axis]), _prod(tf, dims[axis:])]))
 
@@ -881,7 +878,7 @@ def _squeeze(tf, node, ins):
     if axes is None:
         return tf.squeeze(x)
     r = _rank(node, x)
-    return tf.squeeze(x, [_axis(a, r) for a in axes])
+    return tf.squeeze(x, [norm_axis(a, r) for a in axes])
 
 
 @op("Unsqueeze")
@@ -889,7 +886,7 @@ def _unsqueeze(tf, node, ins):
     x = ins[0]
     axes = _ints_or_input(tf, node, ins, "axes", 1)
     r = _rank(node, x) + len(axes)
-    for a in sorted(_axis(a, r) for a in axes):
+    for a in sorted(norm_axis(a, r) for a in axes):
         x = tf.expand_dims(x, a)
     return x
 
@@ -924,7 +921,7 @@ def _slice(tf, node, ins):
     ends = _vector(tf, node, ins, "ends", 2)
     k = len(starts) if isinstance(starts, list) else int(starts.shape[0])
     axes = _ints_or_input(tf, node, ins, "axes", 3)
-    axes = list(range(k)) if axes is None else [_axis(a, r) for a in axes]
+    axes = list(range(k)) if axes is None else [norm_axis(a, r) for a in axes]
     steps = _ints_or_input(tf, node, ins, "steps", 4) or [1] * k
     dims = _dims(tf, x)
     begin, end, stride = [0] * r, [0] * r, [1] * r
@@ -949,7 +946,7 @@ def _pad(tf, node, ins):
     axes = _ints_or_input(tf, node, ins, "axes", 3)
     if axes is not None:  # opset 18: pads for the listed axes only
         full = [0] * (2 * r)
-        for j, a in enumerate(_axis(a, r) for a in axes):
+        for j, a in enumerate(norm_axis(a, r) for a in axes):
             full[a], full[r + a] = pads[j], pads[len(axes) + j]
         pads = full
     mode = _a(node, "mode", "constant")
@@ -1000,14 +997,14 @@ def _fix_indices(tf, idx, dim):
 @op("Gather")
 def _gather(tf, node, ins):
     x, idx = ins
-    axis = _axis(int(_a(node, "axis", 0)), _rank(node, x))
+    axis = norm_axis(int(_a(node, "axis", 0)), _rank(node, x))
     return tf.gather(x, _fix_indices(tf, idx, _dims(tf, x)[axis]), axis=axis)
 
 
 @op("GatherElements")
 def _gather_elements(tf, node, ins):
     x, idx = ins
-    axis = _axis(int(_a(node, "axis", 0)), _rank(node, x))
+    axis = norm_axis(int(_a(node, "axis", 0)), _rank(node, x))
     idx = _fix_indices(tf, idx, _dims(tf, x)[axis])
     return tf.experimental.numpy.take_along_axis(x, idx, axis=axis)
 
@@ -1046,7 +1043,7 @@ for _op_name in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReducePro
 @op("ArgMax", "ArgMin")
 def _arg(tf, node, ins):
     x = ins[0]
-    axis = _axis(int(_a(node, "axis", 0)), _rank(node, x))
+    axis = norm_axis(int(_a(node, "axis", 0)), _rank(node, x))
     fn = tf.math.argmax if node.op == "ArgMax" else tf.math.argmin
     if _a(node, "select_last_index", 0):  # TF picks the first of ties: search reversed
         y = tf.cast(_dims(tf, x)[axis], tf.int64) - 1 - fn(tf.reverse(x, [axis]), axis=axis,
@@ -1060,7 +1057,7 @@ def _arg(tf, node, ins):
 def _topk(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
-    axis = _axis(int(_a(node, "axis", -1)), r)
+    axis = norm_axis(int(_a(node, "axis", -1)), r)
     k = _static_ints(tf, node, ins, 1, "K")[0]
     largest = bool(_a(node, "largest", 1))
     perm = list(range(r))
@@ -1173,7 +1170,7 @@ def _resize(tf, node, ins):
             raise UnsupportedError("Resize keep_aspect_ratio_policy other than 'stretch'")
     if ctm == "tf_crop_and_resize":
         raise UnsupportedError("Resize coordinate_transformation_mode 'tf_crop_and_resize'")
-    axes = [_axis(a, r) for a in node.attrs.get("axes", range(r))]
+    axes = [norm_axis(a, r) for a in node.attrs.get("axes", range(r))]
     for j, a in enumerate(axes):
         size = x.shape[a]
         if size is None:
@@ -1350,7 +1347,7 @@ def _scan(tf, node, ins):
     n = len(ins) - m
     xs = []
     for j, x in enumerate(ins[n:]):
-        x = _to_front(tf, x, _axis(int(_nth(node, "scan_input_axes", j)), _rank(node, x)))
+        x = _to_front(tf, x, norm_axis(int(_nth(node, "scan_input_axes", j)), _rank(node, x)))
         xs.append(tf.reverse(x, [0]) if _nth(node, "scan_input_directions", j) else x)
 
     def step(i, state):
@@ -1361,7 +1358,7 @@ def _scan(tf, node, ins):
     ys = []
     for j, y in enumerate(scans):
         y = tf.reverse(y, [0]) if _nth(node, "scan_output_directions", j) else y
-        ys.append(_from_front(tf, y, _axis(int(_nth(node, "scan_output_axes", j)),
+        ys.append(_from_front(tf, y, norm_axis(int(_nth(node, "scan_output_axes", j)),
                                            _rank(node, y))))
     return final + ys
 

@@ -133,8 +133,8 @@ def write(generated: GeneratedSource, py_path: str | os.PathLike) -> tuple[Path,
 
 def _tensors(torch, state: dict[str, np.ndarray]) -> dict:
     """Tensors sharing the arrays' memory where torch can (writable, contiguous)."""
-    return {k: torch.from_numpy(v if v.flags.writeable and v.flags.c_contiguous else np.array(v))
-            for k, v in ((k, np.asarray(v)) for k, v in state.items())}
+    from ..runtime.torch import owned_array
+    return {k: torch.from_numpy(owned_array(v)) for k, v in state.items()}
 
 
 # -- formatting helpers -------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def _make_module_class(torch):
             names = {}
             for i, (name, v) in enumerate(sorted(graph.weights.items())):
                 key = f"{prefix}{i}_" + "".join(c if c.isalnum() else "_" for c in name)[:60]
-                t = torch.from_numpy(_owned(v.data.read()))
+                t = torch.from_numpy(owned_array(v.data.read()))
                 if t.is_floating_point():
                     self.register_parameter(key, nn.Parameter(t, requires_grad=trainable))
                 else:
@@ -142,7 +142,7 @@ def _subgraphs(graph: Graph, scope: str = "") -> list[tuple[str, Graph]]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _owned(a) -> np.ndarray:
+def owned_array(a) -> np.ndarray:
     """A writable array torch may share: the weight as read, copied only when read-only."""
     a = np.asarray(a)
     return a if a.flags.writeable and a.flags.c_contiguous else np.array(a)
