@@ -158,7 +158,8 @@ def pooling(node, helper, opset):
     if kind not in ("MAX", "AVE"):
         raise UnsupportedError(f"{node.name} ({node.op}): {kind} pooling has no ONNX form")
     sizes = (h, w)
-    outs = [caffe_pool_out(sizes[i], k[i], s[i], p[i]) for i in range(2)]
+    ceil = bool(node.attrs.get("ceil_mode", 1))
+    outs = [caffe_pool_out(sizes[i], k[i], s[i], p[i], ceil) for i in range(2)]
     ends = [max(0, (outs[i] - 1) * s[i] + k[i] - sizes[i] - p[i]) for i in range(2)]
     pads = e.const([0, 0, p[0], p[1], 0, 0, ends[0], ends[1]], "int64", "pads")
     fill = e.const(-FLT_MAX if kind == "MAX" else 0.0, hint="fill")

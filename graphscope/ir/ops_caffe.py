@@ -6,7 +6,7 @@ from . import dims as D
 from .graph import TensorType
 from .ops import OPS, Attr, attr, register
 from ..errors import ShapeError
-from .shapes import norm_axis, rule, same, window_too_big
+from .shapes import norm_axis, rule, same, spatial_out, window_too_big
 from .stats import _n, _shape, mac_rule
 
 for _op, _cat in (("caffe.Power", "activation"), ("caffe.Exp", "activation"),
@@ -50,13 +50,17 @@ def _pool(node, ins):
     if x is None or x.shape is None:
         return [TensorType(x and x.dtype)]
     k, s, p = node.attrs["kernel_shape"], node.attrs["strides"], node.attrs["pads"]
-    sp = [caffe_pool_out(x.shape[2 + i], k[i], s[i], p[i]) for i in range(2)]
+    ceil = bool(node.attrs.get("ceil_mode", 1))
+    sp = [caffe_pool_out(x.shape[2 + i], k[i], s[i], p[i], ceil) for i in range(len(k))]
     return [TensorType(x.dtype, (*x.shape[:2], *sp))]
 
 
 def caffe_pool_out(size, k: int, s: int, p: int, ceil: bool = True):
     if not isinstance(size, int):
-        return None if size is None else D.add(D.ceildiv(D.sub(D.add(size, 2 * p), k), s), 1)
+        if size is None:
+            return None
+        span = D.sub(D.add(size, 2 * p), k)
+        return D.add(D.ceildiv(span, s) if ceil else D.floordiv(span, s), 1)
     span = size + 2 * p - k
     if span < 0:
         raise ShapeError(window_too_big(size, k, 1, 2 * p))
@@ -175,6 +179,13 @@ def _prior_box(node, ins):
 
 @rule("caffe.DetectionOutput")
 def _detection_output(node, ins):
+    """Rows of [image, label, score, x1, y1, x2, y2]; how many is data-dependent, at most
+    keep_top_k per image when it is set (OpenCV sizes its output by it)."""
+    keep = node.attrs.get("keep_top_k", -1)
+    x = ins[0] if ins else None
+    n = x.shape[0] if x is not None and x.shape else None
+    if isinstance(keep, int) and keep > 0 and isinstance(n, int):
+        return [TensorType("float32", (1, 1, n * keep, 7))]
     return [TensorType("float32", (1, 1, "num_detections", 7))]
 
 
@@ -237,6 +248,11 @@ def _inner_product(node, ins):
 @rule("caffe.Accuracy", "caffe.Loss")
 def _scalar(node, ins):
     outs = [TensorType("float32", ())]
+    if len(node.outputs) > 1 and node.source_op == "SoftmaxWithLoss":
+        # top 1: the probabilities; R-FCN's OHEM fork adds top 2, the loss per item
+        x = ins[0]
+        n = x.shape[0] if x is not None and x.shape else None
+        return outs + [same(x), TensorType("float32", (n,))][:len(node.outputs) - 1]
     if len(node.outputs) > 1:  # Accuracy's per-class output
         x = ins[0]
         c = x.shape[1] if x is not None and x.shape and len(x.shape) > 1 else None
@@ -271,4 +287,182 @@ def _ip_macs(node):
 
 @mac_rule("caffe.Embed")
 def _embed_macs(node):
+    return 0
+
+
+# -- the forks' layers (graphscope/adapters/caffe/forks.py) -----------------------------------
+for _op, _cat in (("caffe.ReLU6", "activation"), ("caffe.Swish", "activation"),
+                  ("caffe.Mish", "activation"), ("caffe.Axpy", "elementwise"),
+                  ("caffe.GroupNorm", "normalization"), ("caffe.Unpooling", "pool"),
+                  ("caffe.Reorg", "shape"), ("caffe.Region", "custom"),
+                  ("caffe.PSROIPooling", "pool"), ("caffe.ROIAlign", "pool"),
+                  ("caffe.Filter", "tensor"), ("caffe.ChannelFilter", "tensor"),
+                  ("caffe.Parameter", "constant"), ("caffe.Im2col", "tensor"),
+                  ("caffe.MultiStageMeanfield", "custom"), ("caffe.DenseCRF", "custom"),
+                  ("caffe.ColorConv", "custom"), ("caffe.LabelSpecificAdd", "elementwise"),
+                  ("caffe.CosinAddm", "elementwise"), ("caffe.Division", "elementwise"),
+                  ("caffe.BoxAnnotatorOHEM", "custom"), ("caffe.MarginInnerProduct", "layer"),
+                  ("caffe.Lstm", "recurrent")):
+    if _op not in OPS:
+        register(_op, _cat, "Caffe fork layer (see docs/caffe.md)")
+
+
+@rule("caffe.ReLU6", "caffe.Swish", "caffe.Mish", "caffe.GroupNorm", "caffe.Region",
+      "caffe.MultiStageMeanfield", "caffe.DenseCRF", "caffe.ColorConv",
+      "caffe.LabelSpecificAdd", "caffe.CosinAddm", "caffe.Division")
+def _fork_same(node, ins):
+    return [same(ins[0])]
+
+
+@rule("caffe.Axpy")
+def _axpy(node, ins):
+    return [same(ins[1])]  # a (N, C, 1, 1) scales x, y is added: x's shape
+
+
+@rule("caffe.BoxAnnotatorOHEM")
+def _ohem(node, ins):
+    return [same(ins[2]), same(ins[3])][:len(node.outputs)]  # labels, bbox weights
+
+
+@rule("caffe.Unpooling")
+def _unpooling(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    if len(ins) > 2 and ins[2] is not None and ins[2].shape is not None:
+        return [TensorType(x.dtype, (*x.shape[:2], *ins[2].shape[2:]))]
+    a = node.attrs
+    if "unpool_h" in a or "unpool_size" in a:
+        return [TensorType(x.dtype, (*x.shape[:2], a.get("unpool_h", a.get("unpool_size")),
+                                     a.get("unpool_w", a.get("unpool_size"))))]
+    k, s, p = a["kernel_shape"], a["strides"], a["pads"]
+    sp = [D.add(D.mul(D.sub(x.shape[2 + i], 1), s[i]), k[i] - 2 * p[i]) for i in range(2)]
+    return [TensorType(x.dtype, (*x.shape[:2], *sp))]
+
+
+@rule("caffe.Reorg")
+def _reorg(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None or len(x.shape) != 4:
+        return [TensorType(x and x.dtype)]
+    s = node.attrs.get("stride", 2)
+    n, c, h, w = x.shape
+    if node.attrs.get("reverse"):
+        return [TensorType(x.dtype, (n, D.floordiv(c, s * s), D.mul(h, s), D.mul(w, s)))]
+    return [TensorType(x.dtype, (n, D.mul(c, s * s), D.floordiv(h, s), D.floordiv(w, s)))]
+
+
+def _rois(ins, i=1):
+    r = ins[i] if len(ins) > i else None
+    return r.shape[0] if r is not None and r.shape else "num_rois"
+
+
+@rule("caffe.PSROIPooling")
+def _psroi(node, ins):
+    g = node.attrs["group_size"]
+    return [TensorType("float32", (_rois(ins), node.attrs["output_dim"], g, g))]
+
+
+@rule("caffe.ROIAlign")
+def _roi_align(node, ins):
+    x = ins[0]
+    c = x.shape[1] if x is not None and x.shape and len(x.shape) > 1 else None
+    return [TensorType("float32", (_rois(ins), c, *node.attrs["pooled_shape"]))]
+
+
+@rule("caffe.Filter")
+def _filter(node, ins):
+    """The selector (last bottom) picks a data-dependent number of items."""
+    return [TensorType(x and x.dtype, None if x is None or x.shape is None
+                       else ("num_selected", *x.shape[1:])) for x in ins[:len(node.outputs)]]
+
+
+@rule("caffe.ChannelFilter")
+def _channel_filter(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None:
+        return [TensorType(x and x.dtype)]
+    return [TensorType(x.dtype, (x.shape[0], node.attrs["num_output"], *x.shape[2:]))]
+
+
+@rule("caffe.Parameter")
+def _parameter(node, ins):
+    return [TensorType("float32", tuple(node.attrs["shape"]) or None)]
+
+
+@rule("caffe.Im2col")
+def _im2col(node, ins):
+    x = ins[0]
+    if x is None or x.shape is None or len(x.shape) != 4:
+        return [TensorType(x and x.dtype)]
+    a = node.attrs
+    k, s, p, d = a["kernel_shape"], a["strides"], a["pads"], a["dilations"]
+    sp = [spatial_out(x.shape[2 + i], k[i], s[i], d[i], p[i], p[i]) for i in range(2)]
+    return [TensorType(x.dtype, (x.shape[0], D.mul(x.shape[1], k[0] * k[1]), *sp))]
+
+
+@rule("caffe.MarginInnerProduct")
+def _margin_ip(node, ins):
+    """(N, num_output); NormFace's InnerDistance may take its weight (M, K) as bottom 1."""
+    x = ins[0]
+    n = x.shape[0] if x is not None and x.shape else None
+    m = node.attrs.get("num_output")
+    if m is None and len(ins) > 1 and ins[1] is not None and ins[1].shape:
+        m = ins[1].shape[0]
+    return [TensorType("float32", (n, m))]
+
+
+@rule("caffe.Lstm")
+def _lstm_junhyukoh(node, ins):
+    x = ins[0]
+    t = x.shape[0] if x is not None and x.shape else None
+    return [TensorType("float32", (t, node.attrs["num_output"]))]
+
+
+@rule("caffe.Python")
+def _python(node, ins):
+    """py-faster-rcnn's modules, as their reshape() writes the tops; others unknown."""
+    mod = node.attrs.get("py_module")
+    if mod is None:
+        return [TensorType("float32") for _ in node.outputs]
+    k, a = node.attrs.get("num_classes", 21), node.attrs.get("num_anchors", 9)
+    if mod.endswith("anchor_target_layer"):
+        x = ins[0]
+        h, w = (x.shape[2], x.shape[3]) if x is not None and x.shape and len(x.shape) == 4 \
+            else (None, None)
+        outs = [(1, 1, D.mul(h, a), w)] + [(1, 4 * a, h, w)] * 3
+    elif mod.endswith("proposal_target_layer"):
+        outs = [("num_rois", 5), ("num_rois", 1)] + [("num_rois", 4 * k)] * 3
+    else:  # proposal_layer: rois and (optionally) their scores
+        outs = [("num_rois", 5), ("num_rois", 1)]
+    return [TensorType("float32", s) for s in outs[:len(node.outputs)]]
+
+
+# -- MACs of the forks' layers ------------------------------------------------------------------
+@mac_rule("caffe.Axpy", "caffe.GroupNorm", "caffe.Swish", "caffe.Mish")
+def _fork_per_element(node):
+    return _n(_shape(node.outputs[0]))
+
+
+@mac_rule("caffe.MarginInnerProduct")
+def _margin_ip_macs(node):
+    out = _n(_shape(node.outputs[0]))
+    w = node.inputs[1] if len(node.inputs) > 1 else None
+    if out is None or w is None or w.type.shape is None or len(w.type.shape) != 2:
+        return None
+    return D.numel((out, w.type.shape[1]))
+
+
+@mac_rule("caffe.Lstm")
+def _lstm_macs(node):
+    t = _shape(node.inputs[0])
+    ws = [v for v in node.inputs[1:] if v is not None and v.data is not None
+          and len(v.data.shape) == 2]
+    return None if t is None or not isinstance(t[0], int) else t[0] * sum(v.data.size for v in ws)
+
+
+@mac_rule("caffe.PSROIPooling", "caffe.ROIAlign", "caffe.Unpooling", "caffe.Reorg",
+          "caffe.Filter", "caffe.ChannelFilter", "caffe.Im2col", "caffe.Parameter",
+          "caffe.ReLU6", "caffe.Region")
+def _no_macs(node):
     return 0

@@ -129,7 +129,7 @@ EXPECTED = {
     "permute": [(1, 10, 10, 8)], "argmax": [(1, 1, 3)], "argmax_ax": [(1, 1, 10, 10)],
     "tile": [(1, 16, 10, 10)], "reduction": [(1, 8)], "embed": [(5, 16)],
     "lstm": [(4, 2, 7)], "rnn": [(4, 2, 7)], "prior": [(1, 2, 1600)],
-    "detect": [(1, 1, "num_detections", 7)], "roi": [(3, 8, 2, 2)],
+    "detect": [(1, 1, 200, 7)], "roi": [(3, 8, 2, 2)],
     "proposal": [("num_rois", 5)], "upsample": [(1, 8, 20, 20)], "interp": [(1, 8, 19, 19)],
     "loss": [()], "acc": [()], "silence": [],
 }

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import ParseError, UsageError
+from ... import plugins
 from ...ir import Graph
 from . import layers as LY
+from . import data as DATA, forks, upgrade
 from .prototxt import Message, parse
 
 FORMAT = "caffe"
@@ -17,6 +19,7 @@ DESCRIPTION = "Caffe net (.prototxt, V1 and V2 layers; --weights model.caffemode
 SUFFIXES = (".prototxt", ".pbtxt")
 EXTRA = None
 HANDLES_INPUT_SHAPES = True
+LY.HANDLERS.update(forks.HANDLERS)
 
 NET_FIELDS = {"name", "input", "input_shape", "input_dim", "force_backward", "state",
               "debug_info", "layer", "layers"}
@@ -64,19 +67,20 @@ def match(source) -> bool:
 
 
 def load(source, weights=None, phase: str | None = "test", input_shapes=None,
-         stages=(), caffe_level: int = 0, **options) -> Graph:
-    """Read a prototxt (path or text) into a Graph; ``weights`` is a .caffemodel path."""
+         stages=(), caffe_level: int = 0, forgiving: bool = False, **options) -> Graph:
+    """Read a prototxt (path or text) into a Graph; ``weights`` is a .caffemodel path.
+
+    ``forgiving`` (what `render` and `info` use) draws what is there where a strict reader
+    refuses: a bottom no layer makes becomes an external input, a producer that the phase
+    rules leave out is kept, an image data layer with no channel count gets 3. Each liberty
+    is a warning with file:line:col; strict loading raises the same message as an error."""
+    warnings: list[str] = []
     if isinstance(source, Path):
         file = str(source)
-        try:
-            text = source.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError(f"not a text prototxt (byte {exc.start} is not UTF-8; "
-                             f"is this a .caffemodel? pass it as --weights)", file=file) from None
+        text = _read_text(source, warnings)
     else:
         file, text = None, str(source)
     net = parse(text, file)
-    warnings: list[str] = []
     _check_fields(net, NET_FIELDS, file, warnings, "net")
     blobs = None
     if weights is not None:
@@ -89,7 +93,7 @@ def load(source, weights=None, phase: str | None = "test", input_shapes=None,
     g.metadata.update({"format": FORMAT, "producer": "caffe prototxt", "phase": phase})
     if weights is not None:
         g.metadata["weights"] = str(weights)
-    b = LY.Builder(g, file, blobs, phase_all=phase == "all")
+    b = LY.Builder(g, file, blobs, phase_all=phase == "all", forgiving=forgiving)
     shapes = dict(input_shapes or {})
     try:
         _net_inputs(b, net, shapes)
@@ -98,13 +102,7 @@ def load(source, weights=None, phase: str | None = "test", input_shapes=None,
         raise ParseError(f"bad net input declaration ({exc})", file=file, line=line,
                          col=col) from None
     layers = _layers(net, file, warnings)
-    kept = []
-    for L in layers:
-        if _included(L.msg, phase, set(stages), caffe_level):
-            kept.append(L)
-        else:
-            b.left_out.update((t, L.name) for t in L.tops)
-    layers = kept
+    layers = _phase_filter(b, layers, phase, set(stages), caffe_level)
     _build(b, layers, shapes)
     if shapes:
         raise UsageError(f"--input-shape: the model has no input '{next(iter(shapes))}' "
@@ -113,10 +111,72 @@ def load(source, weights=None, phase: str | None = "test", input_shapes=None,
         v = g.values[name]
         if not v.consumers and v.producer is not None and name not in {o.name for o in g.outputs}:
             g.add_output(name)
-    warnings += b.warnings
+    warnings += b.warnings + LY.unknown_type_warnings(b)
     if warnings:
         g.metadata["warnings"] = warnings
     return g
+
+
+def _read_text(path: Path, warnings: list) -> str:
+    """UTF-8, or (as Caffe's parser, which reads bytes) text with legacy-encoded comments:
+    GBK/GB18030 where that decodes, else the odd bytes replaced; a warning says where."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    head = data[:65536]
+    if sum(1 for c in head if c < 9 or 13 < c < 32 or c == 127) > len(head) // 200:
+        raise ParseError(f"not a text prototxt (byte {bad} is not UTF-8; is this a "
+                         f".caffemodel? pass it as --weights)", file=str(path))
+    try:
+        text, how = data.decode("gb18030"), "GB18030/GBK"
+    except UnicodeDecodeError:
+        text, how = data.decode("utf-8", "replace"), "U+FFFD replacements"
+    line = data.count(b"\n", 0, bad) + 1
+    col = bad - (data.rfind(b"\n", 0, bad) + 1) + 1
+    warnings.append(f"{path}:{line}:{col}: the file is not UTF-8; read as {how}")
+    return text
+
+
+def _phase_filter(b: LY.Builder, layers: list[LY.Layer], phase: str, stages: set,
+                  level: int) -> list[LY.Layer]:
+    """The layers the NetState rules keep. Forgiving: a layer left out whose top a kept
+    layer reads (a TRAIN-only data layer in a deploy file) is kept too, with a warning."""
+    keep = [_included(L.msg, phase, stages, level) for L in layers]
+    for L, k in zip(layers, keep):
+        if not k:
+            for t in L.tops:
+                b.left_out.setdefault(t, L.name)
+    if not b.forgiving or all(keep):
+        return [L for L, k in zip(layers, keep) if k]
+    made = set(b.blobs)
+    left: dict[str, int] = {}
+    out: list[LY.Layer] = []
+    brought: set[int] = set()
+
+    def bring(j: int, reader: LY.Layer, blob: str) -> None:
+        brought.add(j)
+        J = layers[j]
+        for bb in J.bottoms:
+            if bb not in made and bb in left and left[bb] not in brought:
+                bring(left[bb], J, bb)
+        out.append(J)
+        made.update(J.tops)
+        b.liberty(reader, LY.missing_bottom_message(reader, blob, J.name) +
+                  f"; kept layer '{J.name}' to draw the net", blob)
+
+    for i, L in enumerate(layers):
+        if not keep[i]:
+            for t in L.tops:
+                left.setdefault(t, i)
+            continue
+        for bb in L.bottoms:
+            if bb not in made and bb in left and left[bb] not in brought:
+                bring(left[bb], L, bb)
+        out.append(L)
+        made.update(L.tops)
+    return out
 
 
 def _net_inputs(b: LY.Builder, net: Message, shapes: dict) -> None:
@@ -135,10 +195,13 @@ def _net_inputs(b: LY.Builder, net: Message, shapes: dict) -> None:
 def _layers(net: Message, file, warnings) -> list[LY.Layer]:
     out = []
     v2, v1 = net.all("layer"), net.all("layers")
+    known = LY.known_types()
     for msg, is_v1 in [(m, False) for m in v2] + [(m, True) for m in v1]:
         if not isinstance(msg, Message):
             line, col = net.where("layer" if v2 else "layers")
             raise ParseError("a layer must be a message { ... }", file=file, line=line, col=col)
+        if is_v1 and upgrade.is_v0(msg):
+            msg = upgrade.upgrade_v0(msg, warnings)
         type_ = str(msg.get("type", ""))
         if is_v1 and type_ in LY.V1_TYPES:
             type_ = LY.V1_TYPES[type_]
@@ -146,13 +209,21 @@ def _layers(net: Message, file, warnings) -> list[LY.Layer]:
             line, col = msg.where()
             raise ParseError(f"layer '{msg.get('name', '?')}' has no type", file=file,
                              line=line, col=col)
+        if type_ not in known and type_ != "padding":
+            canon = upgrade.canonical_type(type_, known)
+            if canon is not None:
+                line, col = msg.where("type")
+                if not is_v1:  # V1 enums are upper case by design
+                    warnings.append(f"{file or 'line'}:{line}:{col}: layer type '{type_}' "
+                                    f"read as '{canon}'")
+                type_ = canon
         name = str(msg.get("name", "") or f"{type_.lower()}_{len(out)}")
         _check_fields(msg, LAYER_FIELDS, file, warnings, f"layer '{name}'")
         tops = [str(x) for x in msg.all("top")]
-        if not tops and (type_ in LY.LOSS_LAYERS or msg.has("loss_weight")):
+        if not tops and ("Loss" in type_ or msg.has("loss_weight")):
             tops = [name]  # Caffe gives a loss layer without a top one named after it
         out.append(LY.Layer(name, type_, [str(x) for x in msg.all("bottom")], tops, msg))
-    return out
+    return upgrade.fold_padding(out, warnings)
 
 
 def _check_fields(msg: Message, known: set, file, warnings: list, what: str) -> None:
@@ -196,10 +267,13 @@ def _build(b: LY.Builder, layers: list[LY.Layer], shapes: dict) -> None:
     for i, L in enumerate(layers):
         if i in fused:
             continue
-        if L.type in LY.DATA_LAYERS or (L.type == "Python" and not L.bottoms):
-            _run(b, L, lambda b, L: _data_layer(b, L, shapes))
+        plugin = plugins.caffe_handler(L.type, registered_only=True)
+        if plugin is None and DATA.is_data_layer(L) and (
+                L.type in DATA.DATA_LAYERS or plugins.caffe_handler(L.type) is None):
+            _run(b, L, lambda b, L: _data_layer(b, L, shapes, layers[i + 1:]))
             continue
-        handler = LY.HANDLERS.get(L.type, LY.unknown)
+        handler = plugin or LY.HANDLERS.get(L.type) or plugins.caffe_handler(L.type) or \
+            (LY.loss if "Loss" in L.type else LY.unknown)
         if L.type == "BatchNorm":
             j = _scale_partner(layers, i)
             if j is not None:
@@ -235,57 +309,20 @@ def _scale_partner(layers: list[LY.Layer], i: int) -> int | None:
     return i + 1
 
 
-def _data_layer(b: LY.Builder, L: LY.Layer, shapes: dict) -> None:
+def _data_layer(b: LY.Builder, L: LY.Layer, shapes: dict, layers) -> None:
     """Data layers become graph inputs, shaped from their parameters where they say."""
-    found = _data_shapes(L)
+    found = DATA.data_shapes(L)
     for k, top in enumerate(L.tops):
         shape = found[k] if k < len(found) else None
-        b.input(top, shapes.pop(top, shape), layer=L.name,
-                dtype="float32")
+        if k == 0 and shape is not None and len(shape) >= 4 and shape[1] is None \
+                and top not in shapes and L.type in DATA.IMAGE_LAYERS:
+            shape = list(shape)
+            shape[1] = DATA.channels_from_weights(layers, top, b.weights)
+            if shape[1] is None and b.forgiving and all(isinstance(d, int) for d in shape[2:]):
+                shape[1] = 3
+                b.liberty(L, f"layer '{L.name}': the {L.type} layer does not say its channel "
+                             f"count; 3 assumed (give --weights or --input-shape {top}=...)")
+        b.input(top, shapes.pop(top, shape), layer=L.name, dtype="float32")
         v = b.g.values.get(top)
         if v is not None:
             v.meta["caffe_type"] = L.type
-
-
-def _data_shapes(L: LY.Layer) -> list:
-    t = L.type
-    if t == "Input":
-        s = [m for m in L.param("input_param").all("shape") if isinstance(m, Message)]
-        shapes = [[int(d) for d in m.all("dim")] for m in s]
-        if len(shapes) == 1 and len(L.tops) > 1:
-            shapes *= len(L.tops)
-        return shapes
-    if t == "DummyData":
-        p = L.param("dummy_data_param")
-        s = [m for m in p.all("shape") if isinstance(m, Message)]
-        if s:
-            return [[int(d) for d in m.all("dim")] for m in s]
-        legacy = [p.all(f) for f in ("num", "channels", "height", "width")]
-        return [[int(x[i]) if i < len(x) else int(x[0]) for x in legacy]
-                for i in range(max(len(x) for x in legacy))] if all(legacy) else []
-    if t == "MemoryData":
-        p = L.param("memory_data_param")
-        n = [int(p.get(f, 0)) for f in ("batch_size", "channels", "height", "width")]
-        return [n, [n[0]]]
-    tp = L.param("transform_param")
-    crop = tp.get("crop_size")
-    key = {"Data": "data_param", "ImageData": "image_data_param",
-           "HDF5Data": "hdf5_data_param", "WindowData": "window_data_param"}.get(t)
-    p = L.param(key) if key else Message()
-    n = p.get("batch_size")
-    n = int(n) if n is not None else None
-    h = w = int(crop) if crop else None
-    c = None
-    means = tp.all("mean_value")
-    if t == "ImageData":
-        c = 3 if p.get("is_color", True) else 1
-        if h is None and p.get("new_height") and p.get("new_width"):
-            h, w = int(p.get("new_height")), int(p.get("new_width"))
-    elif t == "WindowData":
-        c = 3
-        h = w = int(crop) if crop else int(p.get("crop_size", 0)) or None
-    elif len(means) in (1, 3):
-        c = len(means)
-    if t in ("HDF5Data",) or (t == "Python"):
-        return [None] * len(L.tops)
-    return [(n, c, h, w), (n,)]

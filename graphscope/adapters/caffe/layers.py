@@ -29,8 +29,7 @@ V1_TYPES = {
     "SPLIT": "Split", "SLICE": "Slice", "TANH": "TanH", "WINDOW_DATA": "WindowData",
     "THRESHOLD": "Threshold"}
 
-DATA_LAYERS = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
-               "Input", "AnnotatedData", "VideoData"}
+from .data import DATA_LAYERS  # noqa: E402  (re-exported: tests and docs name it here)
 LOSS_LAYERS = {"SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "HingeLoss",
                "InfogainLoss", "MultinomialLogisticLoss", "ContrastiveLoss", "MultiBoxLoss",
                "SmoothL1Loss", "CenterLoss", "TripletLoss"}
@@ -50,8 +49,10 @@ class Layer:
 
 
 class Builder:
-    def __init__(self, graph: Graph, file: str | None, weights=None, phase_all: bool = False):
+    def __init__(self, graph: Graph, file: str | None, weights=None, phase_all: bool = False,
+                 forgiving: bool = False):
         self.g = graph
+        self.forgiving = forgiving
         self.file = file
         self.weights = weights          # layer name -> [BlobRecord] from a caffemodel, or None
         self.phase_all = phase_all
@@ -61,11 +62,28 @@ class Builder:
         self.names: set[str] = set()  # node names given so far
         self.warnings: list[str] = []
         self.left_out: dict[str, str] = {}  # blob -> layer that the phase/stage rules left out
+        self.unknown_types: dict[str, tuple[str, list[str]]] = {}  # type -> (where, layers)
 
     # -- errors -------------------------------------------------------------------------
     def error(self, layer: Layer, message: str, field: str | None = None) -> ParseError:
         line, col = layer.msg.where(field)
         return ParseError(f"layer '{layer.name}': {message}", file=self.file, line=line, col=col)
+
+    def where(self, layer: Layer, field: str | None = None, value=None) -> str:
+        """'file:line:col' of ``layer`` (its field ``field``, the one equal to ``value``)."""
+        pos = layer.msg.pos
+        for n, v, p in layer.msg.fields:
+            if n == field and (value is None or str(v) == str(value)):
+                pos = p
+                break
+        line, col = layer.msg.source.line_col(pos) if layer.msg.source else (None, None)
+        return f"{self.file or 'line'}:{line}:{col}"
+
+    def liberty(self, layer: Layer, message: str, bottom: str | None = None) -> None:
+        """A warning for something a strict reader refuses, drawn anyway (forgiving)."""
+        self.warnings.append(f"{self.where(layer, 'bottom' if bottom else None, bottom)}: "
+                             f"{message}")
+        self.g.metadata.setdefault("liberties", []).append(message)
 
     # -- values -------------------------------------------------------------------------
     def shape(self, value_name: str):
@@ -90,13 +108,19 @@ class Builder:
         name = layer.bottoms[i]
         v = self.blobs.get(name)
         if v is None:
-            hint = ""
-            if name in self.left_out:
-                hint = (f" (layer '{self.left_out[name]}' makes it, but its include/exclude "
-                        f"rules leave it out of this phase/stage)")
-            raise self.error(layer, f"bottom '{name}' is not produced by any earlier layer "
-                                    f"or input{hint}", "bottom")
+            message = missing_bottom_message(layer, name, self.left_out.get(name))
+            if not self.forgiving:
+                raise ParseError(message, file=self.file,
+                                 **dict(zip(("line", "col"), self._pos(layer, name))))
+            self.liberty(layer, message + "; drawn as an external input", name)
+            self.input(name, None, layer=None)
+            self.g.values[name].meta["external"] = True
+            v = name
         return v
+
+    def _pos(self, layer: Layer, bottom: str) -> tuple:
+        line_col = self.where(layer, "bottom", bottom).rsplit(":", 2)[1:]
+        return tuple(int(x) if x != "None" else None for x in line_col)
 
     def tops(self, layer: Layer, count: int | None = None) -> list[str]:
         """IR value names for the layer's tops: fresh SSA names for in-place tops."""
@@ -201,6 +225,13 @@ class Builder:
         return name
 
 
+def missing_bottom_message(layer: Layer, blob: str, maker: str | None) -> str:
+    hint = (f" (layer '{maker}' makes it, but its include/exclude rules leave it out of this "
+            f"phase/stage)" if maker else "")
+    return (f"layer '{layer.name}': bottom '{blob}' is not produced by any earlier layer or "
+            f"input{hint}")
+
+
 def namespace_of(layer_name: str) -> str:
     """'inception_3a/1x1' -> 'inception_3a' (Caffe names layers with '/' prefixes)."""
     return layer_name.rsplit("/", 1)[0] if "/" in layer_name else ""
@@ -283,14 +314,19 @@ def pooling(b: Builder, L: Layer) -> None:
     k = _kernel(b, L, p)
     pads = _spatial(p, "pad", 0)
     strides = _spatial(p, "stride", 1)
-    ceil = str(p.get("round_mode", "CEIL")) != "FLOOR"
+    ceil = pool_ceil(p)
     attrs = {"kernel_shape": k, "strides": strides, "pads": pads + pads,
              "ceil_mode": int(ceil)}
     op = {"MAX": "MaxPool", "AVE": "AveragePool"}.get(kind, "caffe.Pooling")
     if op == "AveragePool":
         attrs["count_include_pad"] = 1
     shape = b.shape(x)
-    if ceil and shape is not None and len(shape) == 4 and op != "caffe.Pooling":
+    if not ceil:
+        if op == "caffe.Pooling":
+            attrs["pool"] = kind
+        b.node(L, op, [x], attrs)  # floor rounding: Caffe's and ONNX's sizes agree
+        return
+    if shape is not None and len(shape) == 4 and op != "caffe.Pooling":
         # ONNX drops a last window starting in the padding even with no padding; Caffe
         # only with padding. Where that differs, keep Caffe's own op and rule.
         for i in range(2):
@@ -307,6 +343,14 @@ def pooling(b: Builder, L: Layer) -> None:
     if op == "caffe.Pooling":
         attrs["pool"] = kind
     b.node(L, op, [x], attrs)
+
+
+def pool_ceil(p: Message) -> bool:
+    """Caffe rounds pooled sizes up; forks add ``ceil_mode: false`` (DenseNet/DPN ports,
+    OpenCV reads it) and ``round_mode: FLOOR`` (NVIDIA's caffe) to round down."""
+    if p.has("round_mode"):
+        return str(p.get("round_mode")).upper() not in ("FLOOR", "1")
+    return bool(p.get("ceil_mode", True))
 
 
 def inner_product(b: Builder, L: Layer) -> None:
@@ -691,21 +735,35 @@ def upsample(b: Builder, L: Layer) -> None:
 
 
 def unknown(b: Builder, L: Layer) -> None:
-    """Drawn with its parameters; its outputs stay unknown rather than guessed."""
+    """Drawn with its parameters, marked unknown to graphscope; its outputs stay unknown
+    rather than guessed. Each unknown type is reported once (see ``unknown_type_warnings``)."""
     attrs = {}
     for field, value, _ in L.msg.fields:
         if field.endswith("_param") and isinstance(value, Message):
             for k, v in value.to_dict().items():
                 attrs[f"{field[:-6]}.{k}"] = v
-    node = b.node(L, f"caffe.{L.type}", [b.bottom(L, i) for i in range(len(L.bottoms))],
-                  attrs, unknown=True)
-    if L.type != "Python":
-        line, col = L.msg.where("type")
-        b.warnings.append(f"{b.file or 'line'}:{line}:{col}: layer '{L.name}': unknown layer "
-                          f"type '{L.type}', drawn with its parameters, output shape unknown")
-    if L.type == "Python":
-        p = L.param("python_param")
-        node.attrs.update({"module": str(p.get("module", "")), "layer": str(p.get("layer", ""))})
+    b.node(L, f"caffe.{L.type}", [b.bottom(L, i) for i in range(len(L.bottoms))],
+           attrs, unknown=True)
+    first, names = b.unknown_types.setdefault(L.type, (b.where(L, "type"), []))
+    names.append(L.name)
+
+
+def unknown_type_warnings(b: Builder) -> list[str]:
+    out = []
+    for t, (where, names) in b.unknown_types.items():
+        which = ", ".join(f"'{n}'" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        out.append(f"{where}: layer '{names[0]}': unknown layer type '{t}' ({len(names)} "
+                   f"layer{'s' if len(names) > 1 else ''}: {which}): drawn with its parameters, "
+                   f"output shape unknown; a plugin can give its shape rule "
+                   f"(--plugin FILE.py, see docs/caffe.md)")
+    return out
+
+
+def known_types() -> set[str]:
+    """Every layer type graphscope reads (plugins' types included)."""
+    from ... import plugins
+    return set(HANDLERS) | set(DATA_LAYERS) | LOSS_LAYERS | {"Python"} | \
+        set(plugins.caffe_types())
 
 
 HANDLERS = {
