@@ -126,6 +126,19 @@ _reg("keras.Lambda", "custom")
 _reg("keras.Bidirectional", "recurrent")
 _reg("tf.Rsqrt", "activation")
 _reg("tf.SquaredDifference", "elementwise")
+_reg("keras.Normalization", "normalization", axis=Attr("ints"))
+_reg("keras.Rescaling", "elementwise")
+
+
+@shapes.rule("keras.Normalization", "keras.Rescaling")
+def _keras_same_shape(node, ins):
+    return [shapes.same(ins[0])]
+
+
+@stats.mac_rule("keras.Normalization")
+def _keras_normalization(node):
+    """(x - mean) / sqrt(variance): a normalisation, 1 MAC per element (docs/cost_model.md)."""
+    return D.numel(node.outputs[0].type.shape)
 
 
 @stats.mac_rule("keras.Dense")

@@ -4,7 +4,9 @@ directories, live keras.Model objects and tf.function / concrete functions.
 Keras models are drawn at layer level (one node per layer) or, with ``level='ops'``, as the
 traced TF op graph with each op in its layer's namespace. GraphDef files and SavedModels are
 read with plain protobuf (no TensorFlow import; a SavedModel's weight values are read through
-TensorFlow only when asked for); Keras files and tracing need TensorFlow.
+TensorFlow only when asked for). A .keras / .h5 file is read from its config and HDF5 index
+without TensorFlow where that is enough (keras_config.py), with Keras otherwise; tracing
+(``level='ops'``) needs TensorFlow.
 """
 from __future__ import annotations
 
@@ -69,7 +71,17 @@ def _load_path(path: Path, level, signature, trust, input_shapes):
     if suffix in (".pb", ".pbtxt"):
         return _from_graphdef_bytes(path.read_bytes(), None, str(path), path.stem,
                                     text=suffix == ".pbtxt")
-    model = tf_runtime.load_keras_file(path, trust=trust)
+    if suffix in (".h5", ".hdf5", ".keras"):  # HDF5 can hang on a corrupt file: check it
+        from .h5_guard import check      # where it can be stopped, before opening it here
+        check(path)
+    config = tf_runtime.keras_file_config(path)
+    lambdas = tf_runtime.lambda_layers(config)
+    if level == "layers" and not lambdas:  # the fast path: the file's config, no TensorFlow
+        from .keras_config import read
+        g = read(path, config)
+        if g is not None:
+            return g
+    model = tf_runtime.load_keras_file(path, trust=trust, config=config)
     return _load_object(model, level, input_shapes, where=str(path))
 
 

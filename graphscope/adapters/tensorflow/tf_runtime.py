@@ -32,12 +32,11 @@ def keras_file_config(path: Path) -> dict:
         except zipfile.BadZipFile:
             raise ParseError("not a .keras archive (bad zip file)", file=str(path)) from None
     else:
-        h5py = require("h5py", "tf", "reading .h5 Keras files")
+        from .h5 import model_config_attr
         try:
-            with h5py.File(path, "r") as f:
-                text = f.attrs.get("model_config")
-        except OSError as exc:
-            raise ParseError(f"not an HDF5 file ({exc})", file=str(path)) from None
+            text = model_config_attr(path)
+        except ParseError as exc:
+            raise ParseError(f"not an HDF5 file ({exc.message})", file=str(path)) from None
         if text is None:
             raise ParseError("HDF5 file has no model config (a weights-only file? save the "
                              "whole model with model.save('x.h5'))", file=str(path))
@@ -61,8 +60,8 @@ def lambda_layers(config) -> list[str]:
     return found
 
 
-def load_keras_file(path: Path, trust: bool = False):
-    config = keras_file_config(path)
+def load_keras_file(path: Path, trust: bool = False, config: dict | None = None):
+    config = keras_file_config(path) if config is None else config
     lambdas = lambda_layers(config)
     if lambdas and not trust:
         raise UnsafeModelError(

@@ -1,0 +1,146 @@
+"""Every HDF5 access of the TensorFlow adapter, in one place (so that it can be run in a
+bounded child process for untrusted files): the index of a Keras file's weights (names,
+shapes, dtypes; no data read) and one weight's values, read on demand.
+
+A .keras archive stores its weights as ``model.weights.h5`` (uncompressed in the zip, so h5py
+seeks in it directly): ``layers/<snake_name>/vars/<i>`` with the layer's name as the ``name``
+attribute of each ``vars`` group, nested layers below their parent. A legacy .h5 stores
+``model_weights/<layer>/`` with a ``weight_names`` attribute (``layer/kernel``, ...).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import zipfile
+from pathlib import Path
+
+from ...errors import ParseError, require
+
+WEIGHTS_MEMBER = "model.weights.h5"
+
+
+class _StoredMember(io.RawIOBase):
+    """An uncompressed zip member as a seekable file over the archive itself. (zipfile's own
+    member file re-reads from the start on every backward seek, and HDF5 seeks a lot.)"""
+
+    def __init__(self, f, start: int, size: int):
+        super().__init__()
+        self.f, self.start, self.size, self.pos = f, start, size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=0):
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, b):
+        n = max(0, min(len(b), self.size - self.pos))
+        self.f.seek(self.start + self.pos)
+        got = self.f.readinto(memoryview(b)[:n])
+        self.pos += got
+        return got
+
+
+@contextlib.contextmanager
+def open_keras_weights(path: Path):
+    """A .keras archive's weights member as a binary file for h5py.File."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(WEIGHTS_MEMBER)
+        if info.compress_type != zipfile.ZIP_STORED:
+            with z.open(info) as member:
+                yield io.BytesIO(member.read())
+            return
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            head = f.read(30)
+            if head[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile("bad local file header")
+            name_len, extra_len = struct.unpack("<HH", head[26:30])
+            yield _StoredMember(f, info.header_offset + 30 + name_len + extra_len,
+                                info.file_size)
+
+
+@contextlib.contextmanager
+def _open(path: Path):
+    h5py = require("h5py", "tf", "reading Keras weight files")
+    try:
+        if path.suffix.lower() == ".keras":
+            with open_keras_weights(path) as member, h5py.File(member, "r") as f:
+                yield f
+        else:
+            with h5py.File(path, "r") as f:
+                yield f
+    except KeyError:
+        raise ParseError(f".keras archive has no {WEIGHTS_MEMBER}", file=str(path)) from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ParseError(f"cannot read Keras weights ({exc})", file=str(path)) from None
+
+
+def model_config_attr(path: Path):
+    """The ``model_config`` attribute of a legacy .h5 file (JSON text), or None."""
+    with _open(path) as f:
+        text = f.attrs.get("model_config")
+    return text.decode("utf-8") if isinstance(text, bytes) else text
+
+
+def weight_index(path: Path) -> dict[str, list[tuple[str, tuple, str, str]]]:
+    """{layer path ('outer/inner' for nested models): [(variable name or index, shape, dtype,
+    dataset name)]} in the order the layer saved them; no weight data is read."""
+    out: dict[str, list] = {}
+    with _open(path) as f:
+        if path.suffix.lower() == ".keras":
+            _walk_v3(f, [], out)
+        elif "model_weights" in f:
+            g = f["model_weights"]
+            for layer in g:
+                names = [n.decode() if isinstance(n, bytes) else str(n)
+                         for n in g[layer].attrs.get("weight_names", [])]
+                out.setdefault(layer, [])
+                for n in names:
+                    if n not in g[layer]:
+                        continue
+                    ds = g[layer][n]
+                    parts = n.split(":")[0].split("/")
+                    # 'outer/inner/kernel' in a nested model's group: the inner layer's weight
+                    key = "/".join(parts[:-1]) if len(parts) > 1 and parts[0] == layer else layer
+                    out.setdefault(key, []).append((parts[-1], tuple(ds.shape), str(ds.dtype),
+                                                    f"model_weights/{layer}/{n}"))
+    return out
+
+
+def _walk_v3(group, names: list[str], out: dict) -> None:
+    import h5py
+    for key in group:
+        item = group[key]
+        if not isinstance(item, h5py.Group):
+            continue
+        if key == "vars":
+            name = item.attrs.get("name")
+            name = name.decode() if isinstance(name, bytes) else name
+            if name is None:
+                continue
+            path = "/".join(names) if names else name  # names ends with this layer's
+            rows = sorted((int(k), k) for k in item if k.isdigit())
+            out[path] = [(str(i), tuple(item[k].shape), str(item[k].dtype), item[k].name)
+                         for i, k in rows]
+            continue
+        own = item.get("vars")
+        label = own.attrs.get("name") if isinstance(own, h5py.Group) else None
+        label = label.decode() if isinstance(label, bytes) else label
+        _walk_v3(item, names + [label] if label else names, out)
+
+
+def read_dataset(path: Path, name: str):
+    """One weight's values (numpy), read when something asks for them."""
+    import numpy as np
+    with _open(path) as f:
+        return np.asarray(f[name][()])
