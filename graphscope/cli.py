@@ -46,13 +46,16 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signature", metavar="NAME", help="SavedModel signature")
     p.add_argument("--trust", action="store_true",
                    help="allow loading that may execute code from the model file")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                   help="run this plugin file first: layer types it registers are known "
+                        "(repeatable; see docs/caffe.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="graphscope", description="Look inside neural networks: read Caffe, "
                 "ONNX, PyTorch and TensorFlow/Keras models; draw and inspect them.")
     p.add_argument("--version", action="version", version=f"graphscope {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    _add_global_options(p, on_subcommand=False)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     r = sub.add_parser("render", help="draw a model (svg, png, pdf, dot, mermaid, json, html)")
@@ -131,7 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--backend", choices=("onnxruntime", "torch"), default="onnxruntime",
                     help="run through onnxruntime (default; CUDA when available) or torch")
     _add_preprocess_options(pr)
+    for command in sub.choices.values():  # accepted before or after the subcommand
+        _add_global_options(command, on_subcommand=True)
     return p
+
+
+def _add_global_options(p: argparse.ArgumentParser, on_subcommand: bool) -> None:
+    # on a subcommand, an option not given must not overwrite what the main parser set
+    unset = argparse.SUPPRESS if on_subcommand else None
+    g = p.add_argument_group("global options")
+    g.add_argument("--debug", action="store_true",
+                   default=argparse.SUPPRESS if on_subcommand else False,
+                   help="show tracebacks on errors")
+    g.add_argument("--timeout", type=float, metavar="SECONDS", default=unset,
+                   help="time limit for readers of untrusted files that run in a child "
+                        "process, e.g. HDF5 (default 30; env GRAPHSCOPE_TIMEOUT)")
+    g.add_argument("--max-memory", metavar="SIZE", default=unset,
+                   help="memory limit for those readers and for declared tensor sizes, "
+                        "e.g. 4G (default 2G; env GRAPHSCOPE_MAX_MEMORY)")
 
 
 def _add_preprocess_options(p: argparse.ArgumentParser) -> None:
@@ -174,8 +194,13 @@ def _preprocess(args, graph):
     return pre
 
 
-def _load(args):
+def _load(args, forgiving: bool = False):
+    """``forgiving`` (render, info): draw what is there, each liberty a warning."""
     from . import load
+    if args.plugin:
+        from .plugins import load_file
+        for path in args.plugin:
+            load_file(path)
     options = {"format": args.format,
                "input_shapes": dict(parse_input_shape(s) for s in args.input_shape) or None}
     for key, value in (("weights", args.weights), ("phase", args.phase),
@@ -185,6 +210,8 @@ def _load(args):
             options[key] = value
     if args.trust:
         options["trust"] = True
+    if forgiving:
+        options["forgiving"] = True
     return load(args.model, **options)
 
 
@@ -194,7 +221,7 @@ def cmd_render(args) -> int:
     out = args.output or str(Path(args.model).with_suffix(RENDERERS[fmt][2]))
     if Path(out).resolve() == Path(args.model).resolve():
         raise UsageError(f"the output '{out}' would overwrite the model; pass -o")
-    graph = _load(args)
+    graph = _load(args, forgiving=True)
     _warn(graph)
     options = {"rankdir": args.rankdir, "depth": args.depth, "theme": args.theme}
     if args.blobs:
@@ -208,7 +235,7 @@ def cmd_render(args) -> int:
 
 def cmd_info(args) -> int:
     from .summary import info_json, summary_table
-    graph = _load(args)
+    graph = _load(args, forgiving=True)
     _warn(graph)
     sys.stdout.write(info_json(graph) if args.json else summary_table(graph))
     return 0
@@ -300,6 +327,13 @@ def cmd_formats(args) -> int:
     return 0
 
 
+def _apply_limits(args) -> None:
+    from .bounded import parse_size, set_limits
+    memory = getattr(args, "max_memory", None)
+    set_limits(timeout=getattr(args, "timeout", None),
+               memory=None if memory is None else parse_size(memory, "--max-memory"))
+
+
 def _warn(graph) -> None:
     for w in graph.metadata.get("warnings", []):
         print(f"graphscope: warning: {w}", file=sys.stderr)
@@ -309,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
+        _apply_limits(args)
         if args.command is None:
             build_parser().print_help()
             return 2

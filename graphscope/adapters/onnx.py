@@ -36,6 +36,7 @@ def load(source, **options) -> Graph:
         raise ParseError("not a valid ONNX model (no graph or no ir_version; truncated or not "
                          "an ONNX file?)", file=where)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    check_text(model.graph, where)
     reader = _Reader(onnx, base_dir, where, raw_spans)
     graph = reader.graph(model.graph, None)
     graph.metadata.update({
@@ -57,6 +58,39 @@ def tensor_type(type_proto) -> TensorType:
                       (d.dim_param if d.HasField("dim_param") and d.dim_param else None)
                       for d in tt.shape.dim)
     return TensorType(ONNX_DTYPES.get(tt.elem_type), shape)
+
+
+def check_text(gp, where: str | None, path: str = "graph") -> None:
+    """protobuf hands back a string field that is not valid UTF-8 as bytes (ONNX is proto2,
+    which does not validate them): refuse it here, naming the field, before a name that is
+    bytes reaches code that expects text."""
+    def bad(field: str, value) -> None:
+        raise ParseError(f"{field} is not UTF-8 text ({bytes(value)[:40]!r}); the file is "
+                         f"corrupt", file=where)
+
+    for kind in ("input", "output", "value_info", "initializer"):
+        for i, item in enumerate(getattr(gp, kind)):
+            if type(item.name) is bytes:
+                bad(f"{path}.{kind}[{i}].name", item.name)
+    for i, n in enumerate(gp.node):
+        for field in ("name", "op_type", "domain"):
+            if type(getattr(n, field)) is bytes:
+                bad(f"{path}.node[{i}].{field}", getattr(n, field))
+        for field in ("input", "output"):
+            for j, name in enumerate(getattr(n, field)):
+                if type(name) is bytes:
+                    bad(f"{path}.node[{i}].{field}[{j}]", name)
+        for j, a in enumerate(n.attribute):
+            if type(a.name) is bytes:
+                bad(f"{path}.node[{i}].attribute[{j}].name", a.name)
+            if a.HasField("g"):
+                check_text(a.g, where, f"{path}.node[{i}].attribute[{j}].g")
+            for k, sub in enumerate(a.graphs):
+                check_text(sub, where, f"{path}.node[{i}].attribute[{j}].graphs[{k}]")
+        for j, prop in enumerate(n.metadata_props):
+            if type(prop.key) is bytes or type(prop.value) is bytes:
+                bad(f"{path}.node[{i}].metadata_props[{j}]",
+                    prop.key if type(prop.key) is bytes else prop.value)
 
 
 class _Reader:
