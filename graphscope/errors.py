@@ -59,6 +59,13 @@ class UsageError(GraphscopeError):
     """The command line or an API call was used wrongly."""
 
 
+class BackendError(GraphscopeError):
+    """An op failed inside an execution backend (torch, TensorFlow): an internal fault,
+    reported with the node and op instead of the framework's raw exception."""
+
+    exit_code = 1
+
+
 class UnsafeModelError(GraphscopeError):
     """Loading would execute code from the model file; needs ``trust=True``."""
 

@@ -30,7 +30,70 @@ def control_flow(*ops: str):
 
 
 def supported(op: str) -> bool:
-    return op in IMPLS
+    return op in IMPLS or op in function_ops()
+
+
+def function_ops() -> dict[str, Callable]:
+    """op -> the plain torch function of runtime/torch_ops.py (shared with generated source);
+    empty when torch is missing."""
+    try:
+        from . import torch_ops
+    except ImportError:
+        return {}
+    return torch_ops.OPS
+
+
+def call_function(fn: Callable, node, ins: list, opset: int | None = None):
+    """Call a torch_ops function on a node: inputs positionally (trailing omitted ones
+    dropped), the node's attributes as keywords. An attribute the function does not know is
+    refused by name, never ignored."""
+    import inspect
+    params = inspect.signature(fn).parameters
+    keywords = {n for n, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(node.attrs) - keywords)
+    if unknown:
+        raise UnsupportedError(f"{node.op}: attribute '{unknown[0]}' is not supported by the "
+                               f"torch backend", node=node.name)
+    kwargs = {k: _attr_value(v) for k, v in node.attrs.items()}
+    if "opset" in keywords and opset is not None:
+        kwargs["opset"] = opset
+    if "n_outputs" in keywords:  # how many outputs the node asks for (Split)
+        kwargs["n_outputs"] = len(node.outputs)
+    while ins and ins[-1] is None:
+        ins = ins[:-1]
+    return fn(*ins, **kwargs)
+
+
+def _attr_value(v):
+    """Tensor attributes (numpy arrays) as tensors; numpy scalars as Python numbers."""
+    import torch
+    if isinstance(v, np.ndarray):
+        return torch.from_numpy(owned_array(v))
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def run_op(node, call: Callable):
+    """``call()`` for one node, any failure reported as a GraphscopeError naming the node and
+    op: a GraphscopeError gets the node; torch's 'not implemented for <dtype>' is a refusal;
+    anything else is a BackendError (an internal fault)."""
+    from ..errors import BackendError, GraphscopeError
+    try:
+        return call()
+    except GraphscopeError as exc:
+        if exc.node is None:
+            exc.node = node.name
+        raise
+    except NotImplementedError as exc:
+        raise UnsupportedError(f"{node.op}: {_first_line(exc)}", node=node.name) from exc
+    except Exception as exc:  # noqa: BLE001 - reported with the node, cause chained
+        raise BackendError(f"{node.op} failed in the torch backend: "
+                           f"{type(exc).__name__}: {_first_line(exc)}", node=node.name) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def torch_runnable(graph: Graph) -> Graph:
@@ -64,6 +127,9 @@ def _make_module_class(torch):
             self.taps: dict[str, Callable] = {}  # value name -> fn(tensor) -> tensor
             self.overrides: dict[str, Callable] = {}  # op -> impl, e.g. guided ReLU
             self.input_perm: tuple | None = None  # permute the first input first (NCHW->NHWC)
+            self.functions = function_ops()
+            self.opset = graph.metadata.get("opset") if graph.metadata.get("format") == "onnx" \
+                else None
 
         def _register_weights(self, graph: Graph, prefix: str, trainable: bool) -> dict:
             names = {}
@@ -96,18 +162,25 @@ def _make_module_class(torch):
                        captured=None) -> None:
             for node in graph.nodes:
                 ins = [None if v is None else env[v.name] for v in node.inputs]
-                fn = self.overrides.get(node.op) or IMPLS[node.op]
-                if node.op in CONTROL_FLOW:
-                    outs = fn(torch, node, ins, self._subgraph_runner(node, env, scope))
-                else:
-                    outs = fn(torch, node, ins)
+                outs = run_op(node, lambda: self._call(node, ins, env, scope))
                 if not isinstance(outs, (list, tuple)):
                     outs = [outs]
                 for v, o in zip(node.outputs, outs):
+                    if v.name == "":  # an omitted optional output
+                        continue
                     tap = self.taps.get(v.name)
                     env[v.name] = tap(o) if tap is not None else o
                     if capture is not None and v.name in capture:
                         captured[v.name] = env[v.name]
+
+        def _call(self, node, ins, env, scope):
+            fn = self.overrides.get(node.op)
+            if fn is None and node.op in self.functions:
+                return call_function(self.functions[node.op], node, ins, self.opset)
+            fn = fn or IMPLS[node.op]
+            if node.op in CONTROL_FLOW:
+                return fn(torch, node, ins, self._subgraph_runner(node, env, scope))
+            return fn(torch, node, ins)
 
         def _subgraph_runner(self, node, outer_env, scope: str) -> Callable:
             """run(key, inputs) -> the outputs of node.subgraphs[key] fed ``inputs``; the

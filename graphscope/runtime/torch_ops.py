@@ -1,0 +1,1201 @@
+"""ONNX operators as plain torch functions, each written once: the torch interpreter
+(runtime/torch.py) calls them, and the PyTorch source generator (convert/torch_source.py) copies
+their text into the generated file and calls them there, so the two cannot disagree.
+
+Rules for this module (the generator copies functions verbatim):
+- a function only uses ``torch``, ``F`` (torch.nn.functional), builtins and the functions and
+  constants defined here; no other imports;
+- ONNX inputs are positional-only (None for an omitted optional input), ONNX attributes are
+  keyword-only with the operator's defaults; one tensor or a tuple (one per output) back;
+- ``@onnx_op("Name")`` registers it; the name in OPS is the canonical op.
+Semantics follow the ONNX operator specification (rounding, integer types, broadcasting).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+OPS: dict = {}
+
+
+def onnx_op(*names):
+    def register(fn):
+        for name in names:
+            OPS[name] = fn
+        return fn
+    return register
+
+
+# -- helpers -------------------------------------------------------------------------------------
+ONNX_TORCH_DTYPES = {
+    1: torch.float32, 2: torch.uint8, 3: torch.int8, 4: torch.uint16, 5: torch.int16,
+    6: torch.int32, 7: torch.int64, 9: torch.bool, 10: torch.float16, 11: torch.float64,
+    12: torch.uint32, 13: torch.uint64, 14: torch.complex64, 15: torch.complex128,
+    16: torch.bfloat16, 17: torch.float8_e4m3fn, 18: torch.float8_e4m3fnuz,
+    19: torch.float8_e5m2, 20: torch.float8_e5m2fnuz, 24: torch.float8_e8m0fnu}
+WIDE_UNSIGNED = (torch.uint16, torch.uint32, torch.uint64)
+FLOAT8 = (torch.float8_e4m3fn, torch.float8_e4m3fnuz, torch.float8_e5m2, torch.float8_e5m2fnuz)
+
+
+def onnx_dtype(to):
+    if to not in ONNX_TORCH_DTYPES:
+        raise NotImplementedError(f"ONNX element type {to} has no torch form")
+    return ONNX_TORCH_DTYPES[to]
+
+
+def widen(*xs):
+    """uint16/32/64 tensors as int64 (torch has little arithmetic for them); others as is."""
+    return [x.to(torch.int64) if x.dtype in WIDE_UNSIGNED else x for x in xs]
+
+
+def as_ints(t):
+    """A small tensor (or list, or None) as a list of Python ints."""
+    if t is None:
+        return None
+    if isinstance(t, torch.Tensor):
+        return [int(v) for v in t.reshape(-1).tolist()]
+    return [int(v) for v in t]
+
+
+def norm_axes(axes, rank):
+    return [a + rank if a < 0 else a for a in axes]
+
+
+# -- elementwise ----------------------------------------------------------------------------------
+def binary(fn, a, b):
+    """``fn`` on a and b, computed wide for uint16/32/64 and cast back."""
+    dtype = a.dtype
+    wa, wb = widen(a, b)
+    out = fn(wa, wb)
+    return out.to(dtype) if dtype in WIDE_UNSIGNED and out.dtype != torch.bool else out
+
+
+def compare(fn, a, b):
+    wa, wb = widen(a, b)
+    return fn(wa, wb)
+
+
+@onnx_op("Add")
+def onnx_add(a, b, /):
+    return binary(torch.add, a, b)
+
+
+@onnx_op("Sub")
+def onnx_sub(a, b, /):
+    return binary(torch.sub, a, b)
+
+
+@onnx_op("Mul")
+def onnx_mul(a, b, /):
+    if a.dtype == torch.bool:
+        return a & b
+    return binary(torch.mul, a, b)
+
+
+@onnx_op("Div")
+def onnx_div(a, b, /):
+    if a.dtype.is_floating_point:
+        return a / b
+    return binary(lambda x, y: torch.div(x, y, rounding_mode="trunc"), a, b)
+
+
+@onnx_op("Mod")
+def onnx_mod(a, b, /, *, fmod=0):
+    if fmod:
+        return binary(torch.fmod, a, b)
+    return binary(torch.remainder, a, b)
+
+
+@onnx_op("Pow")
+def onnx_pow(x, y, /):
+    if not x.dtype.is_floating_point and y.dtype.is_floating_point:
+        return torch.pow(x.to(torch.float64), y).to(x.dtype)
+    if x.dtype.is_floating_point and y.dtype != x.dtype:
+        return torch.pow(x, y.to(x.dtype))
+    return binary(torch.pow, x, y)
+
+
+@onnx_op("BitShift")
+def onnx_bit_shift(x, y, /, *, direction):
+    if direction == "LEFT":
+        return binary(torch.bitwise_left_shift, x, y)
+    return binary(torch.bitwise_right_shift, x, y)
+
+
+@onnx_op("BitwiseAnd")
+def onnx_bitwise_and(a, b, /):
+    return binary(torch.bitwise_and, a, b)
+
+
+@onnx_op("BitwiseOr")
+def onnx_bitwise_or(a, b, /):
+    return binary(torch.bitwise_or, a, b)
+
+
+@onnx_op("BitwiseXor")
+def onnx_bitwise_xor(a, b, /):
+    return binary(torch.bitwise_xor, a, b)
+
+
+@onnx_op("BitwiseNot")
+def onnx_bitwise_not(x, /):
+    if x.dtype in WIDE_UNSIGNED:
+        return torch.bitwise_not(x.to(torch.int64)).to(x.dtype)
+    return torch.bitwise_not(x)
+
+
+@onnx_op("And")
+def onnx_and(a, b, /):
+    return torch.logical_and(a, b)
+
+
+@onnx_op("Or")
+def onnx_or(a, b, /):
+    return torch.logical_or(a, b)
+
+
+@onnx_op("Xor")
+def onnx_xor(a, b, /):
+    return torch.logical_xor(a, b)
+
+
+@onnx_op("Equal")
+def onnx_equal(a, b, /):
+    return compare(torch.eq, a, b)
+
+
+@onnx_op("Greater")
+def onnx_greater(a, b, /):
+    return compare(torch.gt, a, b)
+
+
+@onnx_op("Less")
+def onnx_less(a, b, /):
+    return compare(torch.lt, a, b)
+
+
+@onnx_op("GreaterOrEqual")
+def onnx_greater_or_equal(a, b, /):
+    return compare(torch.ge, a, b)
+
+
+@onnx_op("LessOrEqual")
+def onnx_less_or_equal(a, b, /):
+    return compare(torch.le, a, b)
+
+
+def variadic(fn, xs):
+    xs = [x for x in xs if x is not None]
+    dtype = xs[0].dtype
+    wide = widen(*xs)
+    out = wide[0]
+    for x in wide[1:]:
+        out = fn(out, x)
+    return out.to(dtype)
+
+
+@onnx_op("Max")
+def onnx_max(*xs):
+    return variadic(torch.maximum, xs)
+
+
+@onnx_op("Min")
+def onnx_min(*xs):
+    return variadic(torch.minimum, xs)
+
+
+@onnx_op("Sum")
+def onnx_sum(*xs):
+    return variadic(torch.add, xs)
+
+
+@onnx_op("Mean")
+def onnx_mean(*xs):
+    return variadic(torch.add, xs) / len([x for x in xs if x is not None])
+
+
+@onnx_op("Clip")
+def onnx_clip(x, lo=None, hi=None, /, *, min=None, max=None):
+    lo = min if lo is None else lo
+    hi = max if hi is None else hi
+    dtype = x.dtype
+    (x,) = widen(x)
+    if lo is not None:
+        x = torch.maximum(x, torch.as_tensor(lo, dtype=x.dtype))
+    if hi is not None:
+        x = torch.minimum(x, torch.as_tensor(hi, dtype=x.dtype))
+    return x.to(dtype)
+
+
+@onnx_op("IsNaN")
+def onnx_is_nan(x, /):
+    return torch.isnan(x)
+
+
+@onnx_op("IsInf")
+def onnx_is_inf(x, /, *, detect_negative=1, detect_positive=1):
+    return (torch.isposinf(x) & bool(detect_positive)) | (torch.isneginf(x) & bool(detect_negative))
+
+
+@onnx_op("Acos")
+def onnx_acos(x, /):
+    return torch.acos(x)
+
+
+@onnx_op("Acosh")
+def onnx_acosh(x, /):
+    return torch.acosh(x)
+
+
+@onnx_op("Asin")
+def onnx_asin(x, /):
+    return torch.asin(x)
+
+
+@onnx_op("Asinh")
+def onnx_asinh(x, /):
+    return torch.asinh(x)
+
+
+@onnx_op("Atan")
+def onnx_atan(x, /):
+    return torch.atan(x)
+
+
+@onnx_op("Atanh")
+def onnx_atanh(x, /):
+    return torch.atanh(x)
+
+
+@onnx_op("Cosh")
+def onnx_cosh(x, /):
+    return torch.cosh(x)
+
+
+@onnx_op("Sinh")
+def onnx_sinh(x, /):
+    return torch.sinh(x)
+
+
+@onnx_op("Tan")
+def onnx_tan(x, /):
+    return torch.tan(x)
+
+
+@onnx_op("Softsign")
+def onnx_softsign(x, /):
+    return x / (1 + x.abs())
+
+
+@onnx_op("Mish")
+def onnx_mish(x, /):
+    return x * torch.tanh(F.softplus(x))
+
+
+@onnx_op("Selu")
+def onnx_selu(x, /, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+    return gamma * torch.where(x > 0, x, alpha * (torch.exp(x) - 1))
+
+
+@onnx_op("Celu")
+def onnx_celu(x, /, *, alpha=1.0):
+    return torch.clamp(x, min=0) + torch.clamp(alpha * (torch.exp(x / alpha) - 1), max=0)
+
+
+@onnx_op("ThresholdedRelu")
+def onnx_thresholded_relu(x, /, *, alpha=1.0):
+    return torch.where(x > alpha, x, torch.zeros_like(x))
+
+
+@onnx_op("Shrink")
+def onnx_shrink(x, /, *, bias=0.0, lambd=0.5):
+    out = torch.where(x < -lambd, x + bias, torch.where(x > lambd, x - bias, torch.zeros_like(x)))
+    return out.to(x.dtype)
+
+
+@onnx_op("Swish")
+def onnx_swish(x, /, *, alpha=1.0):
+    return x * torch.sigmoid(alpha * x)
+
+
+@onnx_op("HardSigmoid")
+def onnx_hard_sigmoid(x, /, *, alpha=0.2, beta=0.5):
+    return torch.clamp(alpha * x + beta, 0, 1)
+
+
+@onnx_op("HardSwish")
+def onnx_hard_swish(x, /):
+    return x * torch.clamp(x / 6 + 0.5, 0, 1)
+
+
+@onnx_op("LeakyRelu")
+def onnx_leaky_relu(x, /, *, alpha=0.01):
+    return torch.where(x >= 0, x, alpha * x)
+
+
+@onnx_op("Elu")
+def onnx_elu(x, /, *, alpha=1.0):
+    return torch.where(x > 0, x, alpha * (torch.exp(x) - 1))
+
+
+@onnx_op("Softplus")
+def onnx_softplus(x, /):
+    return torch.log(torch.exp(x) + 1)
+
+
+@onnx_op("Gelu")
+def onnx_gelu(x, /, *, approximate="none"):
+    return F.gelu(x, approximate=approximate)
+
+
+@onnx_op("PRelu")
+def onnx_prelu(x, slope, /):
+    return torch.where(x >= 0, x, x * slope)
+
+
+@onnx_op("Sign")
+def onnx_sign(x, /):
+    return torch.sign(x)
+
+
+@onnx_op("Abs")
+def onnx_abs(x, /):
+    return torch.abs(x) if x.dtype not in WIDE_UNSIGNED else x
+
+
+@onnx_op("Neg")
+def onnx_neg(x, /):
+    return torch.neg(x)
+
+
+@onnx_op("Not")
+def onnx_not(x, /):
+    return torch.logical_not(x)
+
+
+@onnx_op("Where")
+def onnx_where(cond, a, b, /):
+    return torch.where(cond.bool(), a, b)
+
+
+# -- types and shapes -----------------------------------------------------------------------------
+def cast_to(x, dtype, saturate=1):
+    if x.dtype == dtype:
+        return x
+    if dtype in FLOAT8 and x.dtype.is_floating_point:
+        big = torch.finfo(dtype).max
+        x = x.to(torch.float32)
+        if saturate:
+            x = torch.where(torch.isnan(x), x, x.clamp(-big, big))
+        elif dtype in (torch.float8_e5m2,):
+            x = torch.where(x.abs() > big, x * float("inf"), x)
+        else:
+            x = torch.where(x.abs() > big, torch.full_like(x, float("nan")), x)
+        return x.to(dtype)
+    if x.dtype in FLOAT8 or x.dtype == torch.float8_e8m0fnu:
+        x = x.to(torch.float32)
+    if dtype == torch.bool:
+        return x != 0
+    if not dtype.is_floating_point and x.dtype.is_floating_point:
+        if dtype in WIDE_UNSIGNED or dtype == torch.uint8:
+            return x.to(torch.int64).to(dtype)
+    return x.to(dtype)
+
+
+@onnx_op("Cast")
+def onnx_cast(x, /, *, to, saturate=1, round_mode="up"):
+    return cast_to(x, onnx_dtype(to), saturate)
+
+
+@onnx_op("CastLike")
+def onnx_cast_like(x, like, /, *, saturate=1, round_mode="up"):
+    return cast_to(x, like.dtype, saturate)
+
+
+@onnx_op("Constant")
+def onnx_constant(*, value=None, value_float=None, value_floats=None, value_int=None,
+                  value_ints=None, sparse_value=None):
+    if value is not None:
+        return value
+    if value_float is not None:
+        return torch.tensor(value_float, dtype=torch.float32)
+    if value_floats is not None:
+        return torch.tensor(value_floats, dtype=torch.float32)
+    if value_int is not None:
+        return torch.tensor(value_int, dtype=torch.int64)
+    return torch.tensor(value_ints, dtype=torch.int64)
+
+
+@onnx_op("Identity")
+def onnx_identity(x, /):
+    return x
+
+
+@onnx_op("Shape")
+def onnx_shape(x, /, *, start=0, end=None):
+    return torch.tensor(list(x.shape)[start:end], dtype=torch.int64)
+
+
+@onnx_op("Size")
+def onnx_size(x, /):
+    return torch.tensor(x.numel(), dtype=torch.int64)
+
+
+@onnx_op("ConstantOfShape")
+def onnx_constant_of_shape(shape, /, *, value=None):
+    if value is None:
+        return torch.zeros(as_ints(shape), dtype=torch.float32)
+    return value.reshape(-1)[0].expand(as_ints(shape)).clone()
+
+
+@onnx_op("Range")
+def onnx_range(start, limit, delta, /):
+    n = max(int(torch.ceil((limit.double() - start.double()) / delta.double())), 0)
+    return start + torch.arange(n, dtype=start.dtype) * delta
+
+
+@onnx_op("EyeLike")
+def onnx_eye_like(x, /, *, dtype=None, k=0):
+    out = torch.ones(x.shape[0], x.shape[1]).triu(k).tril(k)
+    return out.to(x.dtype if dtype is None else onnx_dtype(dtype))
+
+
+@onnx_op("Trilu")
+def onnx_trilu(x, k=None, /, *, upper=1):
+    k = 0 if k is None else int(k)
+    return torch.triu(x, k) if upper else torch.tril(x, k)
+
+
+@onnx_op("Reshape")
+def onnx_reshape(x, shape, /, *, allowzero=0):
+    shape = as_ints(shape)
+    if not allowzero:
+        shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return x.reshape(shape)
+
+
+@onnx_op("Expand")
+def onnx_expand(x, shape, /):
+    shape = as_ints(shape)
+    rank = max(len(shape), x.dim())
+    dims = [1] * (rank - x.dim()) + list(x.shape)
+    shape = [1] * (rank - len(shape)) + shape
+    target = [d if s == 1 else s for d, s in zip(dims, shape)]
+    return x.reshape(dims).expand(target).clone()
+
+
+@onnx_op("Tile")
+def onnx_tile(x, repeats, /):
+    return x.repeat(*as_ints(repeats))
+
+
+@onnx_op("Squeeze")
+def onnx_squeeze(x, axes_in=None, /, *, axes=None):
+    axes = as_ints(axes_in) if axes_in is not None else axes
+    if axes is None:
+        return x.squeeze()
+    for a in sorted(norm_axes(axes, x.dim()), reverse=True):
+        x = x.squeeze(a)
+    return x
+
+
+@onnx_op("Unsqueeze")
+def onnx_unsqueeze(x, axes_in=None, /, *, axes=None):
+    axes = as_ints(axes_in) if axes_in is not None else axes
+    for a in sorted(norm_axes(axes, x.dim() + len(axes))):
+        x = x.unsqueeze(a)
+    return x
+
+
+@onnx_op("Flatten")
+def onnx_flatten(x, /, *, axis=1):
+    axis = axis + x.dim() if axis < 0 else axis
+    outer = 1
+    for d in x.shape[:axis]:
+        outer *= d
+    return x.reshape(outer, -1)
+
+
+@onnx_op("Transpose")
+def onnx_transpose(x, /, *, perm=None):
+    return x.permute(*(perm if perm is not None else range(x.dim() - 1, -1, -1)))
+
+
+@onnx_op("Concat")
+def onnx_concat(*xs, axis):
+    return torch.cat([x for x in xs if x is not None], dim=axis)
+
+
+@onnx_op("Split")
+def onnx_split(x, split_in=None, /, *, axis=0, split=None, num_outputs=None, n_outputs=1):
+    sizes = as_ints(split_in) if split_in is not None else split
+    if sizes is None:
+        num_outputs = num_outputs or n_outputs
+        n = x.shape[axis]
+        chunk = -(-n // num_outputs)
+        sizes = [min(chunk, n - i * chunk) for i in range(num_outputs)]
+    return tuple(torch.split(x, list(sizes), dim=axis))
+
+
+@onnx_op("Slice")
+def onnx_slice(x, starts, ends, axes=None, steps=None, /):
+    starts, ends = as_ints(starts), as_ints(ends)
+    axes = norm_axes(as_ints(axes), x.dim()) if axes is not None else list(range(len(starts)))
+    steps = as_ints(steps) if steps is not None else [1] * len(starts)
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        idx = torch.arange(*slice(s, e, st).indices(x.shape[a]))
+        x = x.index_select(a, idx)
+    return x
+
+
+@onnx_op("Pad")
+def onnx_pad(x, pads_in=None, value_in=None, axes_in=None, /, *, mode="constant", pads=None,
+             value=0.0):
+    pads = as_ints(pads_in) if pads_in is not None else pads
+    if value_in is not None and value_in.numel():
+        value = value_in.reshape(-1)[0].item()
+    n = x.dim()
+    axes = norm_axes(as_ints(axes_in), n) if axes_in is not None else list(range(n))
+    k = len(axes)
+    full = [0] * (2 * n)
+    for i, a in enumerate(axes):
+        full[a], full[a + n] = pads[i], pads[i + k]
+    # negative pads crop
+    crop = [slice(max(-full[i], 0), x.shape[i] - max(-full[i + n], 0)) for i in range(n)]
+    x = x[tuple(crop)]
+    order = []
+    for i in reversed(range(n)):
+        order += [max(full[i], 0), max(full[i + n], 0)]
+    if not any(order):
+        return x
+    if mode == "constant":
+        return F.pad(x, order, value=value)
+    if mode == "wrap":
+        for i in range(n):
+            b, e = max(full[i], 0), max(full[i + n], 0)
+            if b or e:
+                size = x.shape[i]
+                idx = torch.arange(-b, size + e) % size
+                x = x.index_select(i, idx)
+        return x
+    # reflect / edge on any axes: index arithmetic, one axis at a time
+    for i in range(n):
+        b, e = max(full[i], 0), max(full[i + n], 0)
+        if b or e:
+            size = x.shape[i]
+            idx = torch.arange(-b, size + e)
+            if mode == "edge":
+                idx = idx.clamp(0, size - 1)
+            else:
+                period = 2 * (size - 1)
+                idx = idx.abs() % period
+                idx = torch.where(idx >= size, period - idx, idx)
+            x = x.index_select(i, idx)
+    return x
+
+
+@onnx_op("Gather")
+def onnx_gather(x, idx, /, *, axis=0):
+    axis = axis + x.dim() if axis < 0 else axis
+    idx = idx.long()
+    idx = torch.where(idx < 0, idx + x.shape[axis], idx)
+    out = x.index_select(axis, idx.reshape(-1))
+    return out.reshape(tuple(x.shape[:axis]) + tuple(idx.shape) + tuple(x.shape[axis + 1:]))
+
+
+@onnx_op("GatherElements")
+def onnx_gather_elements(x, idx, /, *, axis=0):
+    idx = idx.long()
+    idx = torch.where(idx < 0, idx + x.shape[axis], idx)
+    return torch.gather(x, axis, idx)
+
+
+@onnx_op("GatherND")
+def onnx_gather_nd(x, idx, /, *, batch_dims=0):
+    idx = idx.long()
+    b = batch_dims
+    batch = list(x.shape[:b])
+    nb = 1
+    for d in batch:
+        nb *= d
+    k = idx.shape[-1]
+    xs = x.reshape([nb] + list(x.shape[b:]))
+    ids = idx.reshape(nb, -1, k)
+    dims = torch.tensor(list(x.shape[b:b + k]))
+    ids = torch.where(ids < 0, ids + dims, ids)
+    rows = [xs[i][tuple(ids[i, :, j] for j in range(k))] for i in range(nb)]
+    out = torch.stack(rows) if rows else xs[:0]
+    return out.reshape(list(idx.shape[:-1]) + list(x.shape[b + k:]))
+
+
+def scatter_reduce(out, idx, upd, reduction):
+    """out[idx] (op)= upd for flat positions ``idx`` of ``out`` (1-D view), in order."""
+    if reduction == "none":
+        return out.index_put((idx,), upd)
+    mode = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}[reduction]
+    return out.scatter_reduce(0, idx, upd, mode, include_self=True)
+
+
+@onnx_op("ScatterND")
+def onnx_scatter_nd(x, idx, upd, /, *, reduction="none"):
+    idx = idx.long()
+    k = idx.shape[-1]
+    dims = list(x.shape)
+    ids = idx.reshape(-1, k)
+    ids = torch.where(ids < 0, ids + torch.tensor(dims[:k]), ids)
+    inner = 1
+    for d in dims[k:]:
+        inner *= d
+    strides = [1] * k
+    for i in range(k - 2, -1, -1):
+        strides[i] = strides[i + 1] * dims[i + 1]
+    base = (ids * torch.tensor(strides)).sum(-1) * inner
+    flat_idx = (base.unsqueeze(1) + torch.arange(inner)).reshape(-1)
+    out = scatter_reduce(x.reshape(-1).clone(), flat_idx, upd.reshape(-1), reduction)
+    return out.reshape(dims)
+
+
+@onnx_op("ScatterElements", "Scatter")
+def onnx_scatter_elements(x, idx, upd, /, *, axis=0, reduction="none"):
+    idx = idx.long()
+    axis = axis + x.dim() if axis < 0 else axis
+    idx = torch.where(idx < 0, idx + x.shape[axis], idx)
+    if reduction == "none":
+        return x.scatter(axis, idx, upd)
+    mode = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}[reduction]
+    return x.scatter_reduce(axis, idx, upd, mode, include_self=True)
+
+
+@onnx_op("OneHot")
+def onnx_one_hot(idx, depth, values, /, *, axis=-1):
+    depth = int(depth.reshape(-1)[0])
+    idx = idx.to(torch.int64)
+    idx = torch.where(idx < 0, idx + depth, idx)
+    hot = (idx.unsqueeze(-1) == torch.arange(depth))
+    out = torch.where(hot, values[1], values[0])
+    axis = axis + out.dim() if axis < 0 else axis
+    return out.movedim(-1, axis)
+
+
+@onnx_op("NonZero")
+def onnx_non_zero(x, /):
+    return torch.nonzero(x).t().contiguous().to(torch.int64)
+
+
+@onnx_op("Compress")
+def onnx_compress(x, cond, /, *, axis=None):
+    keep = torch.nonzero(cond.bool()).reshape(-1)
+    if axis is None:
+        return x.reshape(-1).index_select(0, keep)
+    return x.index_select(axis, keep)
+
+
+@onnx_op("ReverseSequence")
+def onnx_reverse_sequence(x, lens, /, *, batch_axis=1, time_axis=0):
+    out = x.clone()
+    for b in range(x.shape[batch_axis]):
+        n = int(lens[b])
+        row = x.select(batch_axis, b)
+        t = time_axis if time_axis < batch_axis else time_axis - 1
+        rev = torch.cat([row.narrow(t, 0, n).flip(t), row.narrow(t, n, row.shape[t] - n)], t)
+        out.select(batch_axis, b).copy_(rev)
+    return out
+
+
+@onnx_op("Einsum")
+def onnx_einsum(*xs, equation):
+    return torch.einsum(equation, *xs)
+
+
+@onnx_op("CumSum")
+def onnx_cum_sum(x, axis, /, *, exclusive=0, reverse=0):
+    return cumulative(torch.cumsum, 0, x, int(axis), exclusive, reverse)
+
+
+@onnx_op("CumProd")
+def onnx_cum_prod(x, axis, /, *, exclusive=0, reverse=0):
+    return cumulative(torch.cumprod, 1, x, int(axis), exclusive, reverse)
+
+
+def cumulative(fn, neutral, x, axis, exclusive, reverse):
+    if reverse:
+        x = x.flip(axis)
+    if exclusive:
+        first = torch.full_like(x.narrow(axis, 0, 1), neutral)
+        x = torch.cat([first, x.narrow(axis, 0, x.shape[axis] - 1)], axis)
+    (w,) = widen(x)
+    out = fn(w, axis).to(x.dtype)
+    return out.flip(axis) if reverse else out
+
+
+# -- reductions ----------------------------------------------------------------------------------
+def reduce_axes(x, axes_in, axes, noop_with_empty_axes):
+    """The axes to reduce; None means 'leave x as it is' (noop_with_empty_axes)."""
+    axes = as_ints(axes_in) if axes_in is not None else axes
+    if not axes:
+        return None if noop_with_empty_axes else list(range(x.dim()))
+    return norm_axes(axes, x.dim())
+
+
+def reduce(fn, x, axes_in, axes, keepdims, noop_with_empty_axes):
+    dims = reduce_axes(x, axes_in, axes, noop_with_empty_axes)
+    if dims is None:
+        return x
+    return fn(x, dims, bool(keepdims))
+
+
+def _extreme(x, dims, keep, largest):
+    if x.numel() == 0:  # the identity of max is -inf (min: +inf) for empty reductions
+        shape = [1 if i in dims else d for i, d in enumerate(x.shape)] if keep else \
+            [d for i, d in enumerate(x.shape) if i not in dims]
+        if x.dtype.is_floating_point:
+            fill = float("-inf") if largest else float("inf")
+        else:
+            info = torch.iinfo(x.dtype)
+            fill = info.min if largest else info.max
+        return torch.full(shape, fill, dtype=x.dtype)
+    (w,) = widen(x)
+    out = torch.amax(w, dims, keep) if largest else torch.amin(w, dims, keep)
+    return out.to(x.dtype)
+
+
+@onnx_op("ReduceMax")
+def onnx_reduce_max(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: _extreme(t, d, k, True), x, axes_in, axes, keepdims,
+                  noop_with_empty_axes)
+
+
+@onnx_op("ReduceMin")
+def onnx_reduce_min(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: _extreme(t, d, k, False), x, axes_in, axes, keepdims,
+                  noop_with_empty_axes)
+
+
+@onnx_op("ReduceSum")
+def onnx_reduce_sum(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: torch.sum(t, d, k, dtype=t.dtype), x, axes_in, axes,
+                  keepdims, noop_with_empty_axes)
+
+
+@onnx_op("ReduceMean")
+def onnx_reduce_mean(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: torch.mean(t, d, k), x, axes_in, axes, keepdims,
+                  noop_with_empty_axes)
+
+
+@onnx_op("ReduceProd")
+def onnx_reduce_prod(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    def prod(t, dims, keep):
+        for d in sorted(dims, reverse=True):
+            t = torch.prod(t, d, keepdim=bool(keep))
+        return t
+    return reduce(prod, x, axes_in, axes, keepdims, noop_with_empty_axes)
+
+
+@onnx_op("ReduceL1")
+def onnx_reduce_l1(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: torch.sum(t.abs(), d, k), x, axes_in, axes, keepdims,
+                  noop_with_empty_axes)
+
+
+@onnx_op("ReduceL2")
+def onnx_reduce_l2(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: torch.sqrt(torch.sum(t * t, d, k)).to(t.dtype), x, axes_in,
+                  axes, keepdims, noop_with_empty_axes)
+
+
+@onnx_op("ReduceSumSquare")
+def onnx_reduce_sum_square(x, axes_in=None, /, *, axes=None, keepdims=1,
+                           noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: torch.sum(t * t, d, k), x, axes_in, axes, keepdims,
+                  noop_with_empty_axes)
+
+
+@onnx_op("ReduceLogSum")
+def onnx_reduce_log_sum(x, axes_in=None, /, *, axes=None, keepdims=1, noop_with_empty_axes=0):
+    return reduce(lambda t, d, k: torch.log(torch.sum(t, d, k)), x, axes_in, axes, keepdims,
+                  noop_with_empty_axes)
+
+
+@onnx_op("ReduceLogSumExp")
+def onnx_reduce_log_sum_exp(x, axes_in=None, /, *, axes=None, keepdims=1,
+                            noop_with_empty_axes=0):
+    def lse(t, dims, keep):
+        if t.numel() == 0:
+            return torch.log(torch.sum(torch.exp(t), dims, keep))
+        return torch.logsumexp(t.double(), dims, keep).to(t.dtype)
+    return reduce(lse, x, axes_in, axes, keepdims, noop_with_empty_axes)
+
+
+def arg_extreme(x, axis, keepdims, select_last_index, largest):
+    if select_last_index:
+        x = x.flip(axis)
+    out = torch.argmax(x, axis, True) if largest else torch.argmin(x, axis, True)
+    if select_last_index:
+        out = x.shape[axis] - 1 - out
+    return out if keepdims else out.squeeze(axis)
+
+
+@onnx_op("ArgMax")
+def onnx_arg_max(x, /, *, axis=0, keepdims=1, select_last_index=0):
+    return arg_extreme(x, axis, keepdims, select_last_index, True)
+
+
+@onnx_op("ArgMin")
+def onnx_arg_min(x, /, *, axis=0, keepdims=1, select_last_index=0):
+    return arg_extreme(x, axis, keepdims, select_last_index, False)
+
+
+@onnx_op("TopK")
+def onnx_top_k(x, k, /, *, axis=-1, largest=1, sorted=1):
+    k = int(k.reshape(-1)[0])
+    axis = axis + x.dim() if axis < 0 else axis
+    # a stable sort keeps equal values in index order, as ONNX asks
+    order = torch.sort(x, dim=axis, descending=bool(largest), stable=True).indices
+    idx = order.narrow(axis, 0, k)
+    return torch.gather(x, axis, idx), idx
+
+
+@onnx_op("Hardmax")
+def onnx_hardmax(x, /, *, axis=-1):
+    idx = torch.argmax(x, axis, True)
+    return torch.zeros_like(x).scatter(axis, idx, 1.0)
+
+
+def coerce_2d(fn, x, axis):
+    """Softmax-family ops before opset 13 work on x flattened to 2-D at ``axis``."""
+    shape = x.shape
+    return fn(x.reshape(int(torch.tensor(shape[:axis]).prod()), -1), 1).reshape(shape)
+
+
+@onnx_op("Softmax")
+def onnx_softmax(x, /, *, axis=-1):
+    return torch.softmax(x, axis)
+
+
+@onnx_op("LogSoftmax")
+def onnx_log_softmax(x, /, *, axis=-1):
+    return torch.log_softmax(x, axis)
+
+
+# -- normalization --------------------------------------------------------------------------------
+def stash(x, stash_type):
+    return x.to(torch.float32) if stash_type == 1 and x.dtype != torch.float64 else x
+
+
+@onnx_op("LayerNormalization")
+def onnx_layer_normalization(x, scale, bias=None, /, *, axis=-1, epsilon=1e-5, stash_type=1):
+    axis = axis + x.dim() if axis < 0 else axis
+    dims = list(range(axis, x.dim()))
+    xs = stash(x, stash_type)
+    mean = xs.mean(dims, keepdim=True)
+    var = ((xs - mean) ** 2).mean(dims, keepdim=True)
+    inv = 1 / torch.sqrt(var + epsilon)
+    y = ((xs - mean) * inv).to(x.dtype) * scale
+    if bias is not None:
+        y = y + bias
+    return y, mean, inv
+
+
+@onnx_op("RMSNormalization")
+def onnx_rms_normalization(x, scale, /, *, axis=-1, epsilon=1e-5, stash_type=1):
+    axis = axis + x.dim() if axis < 0 else axis
+    xs = stash(x, stash_type)
+    rms = torch.sqrt((xs * xs).mean(list(range(axis, x.dim())), keepdim=True) + epsilon)
+    return (xs / rms).to(x.dtype) * scale
+
+
+@onnx_op("GroupNormalization")
+def onnx_group_normalization(x, scale, bias, /, *, num_groups, epsilon=1e-5, stash_type=1):
+    n, c = x.shape[0], x.shape[1]
+    xs = stash(x, stash_type).reshape(n, num_groups, -1)
+    mean = xs.mean(-1, keepdim=True)
+    var = ((xs - mean) ** 2).mean(-1, keepdim=True)
+    y = ((xs - mean) / torch.sqrt(var + epsilon)).reshape(x.shape).to(x.dtype)
+    if scale.numel() != c:  # opset 18: one scale and bias per group
+        scale = scale.repeat_interleave(c // num_groups)
+        bias = bias.repeat_interleave(c // num_groups)
+    shape = [1, c] + [1] * (x.dim() - 2)
+    return y * scale.reshape(shape) + bias.reshape(shape)
+
+
+@onnx_op("MeanVarianceNormalization")
+def onnx_mean_variance_normalization(x, /, *, axes=(0, 2, 3)):
+    mean = x.mean(list(axes), keepdim=True)
+    var = ((x - mean) ** 2).mean(list(axes), keepdim=True)
+    return (x - mean) / torch.sqrt(var + 1e-9)
+
+
+@onnx_op("LpNormalization")
+def onnx_lp_normalization(x, /, *, axis=-1, p=2):
+    norm = x.abs().sum(axis, keepdim=True) if p == 1 else \
+        torch.sqrt((x * x).sum(axis, keepdim=True))
+    return torch.where(norm == 0, torch.zeros_like(x), x / norm)
+
+
+@onnx_op("BatchNormalization")
+def onnx_batch_normalization(x, scale, b, mean, var, /, *, epsilon=1e-5, momentum=0.9,
+                             training_mode=0, spatial=1, is_test=0, consumed_inputs=None):
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    if not training_mode:
+        return F.batch_norm(x, mean, var, scale, b, False, 0.0, epsilon)
+    dims = [0] + list(range(2, x.dim()))
+    cur_mean = x.mean(dims)
+    cur_var = ((x - cur_mean.reshape(shape)) ** 2).mean(dims)
+    y = (x - cur_mean.reshape(shape)) / torch.sqrt(cur_var.reshape(shape) + epsilon)
+    y = y * scale.reshape(shape) + b.reshape(shape)
+    return (y, mean * momentum + cur_mean * (1 - momentum),
+            var * momentum + cur_var * (1 - momentum))
+
+
+@onnx_op("Dropout")
+def onnx_dropout(x, ratio_in=None, training_in=None, /, *, seed=None, ratio=0.5, is_test=0):
+    if ratio_in is not None:
+        ratio = float(ratio_in)
+    if training_in is None or not bool(training_in) or ratio == 0:
+        return x, torch.ones(x.shape, dtype=torch.bool)
+    mask = torch.rand(x.shape) >= ratio
+    return x * mask / (1 - ratio), mask
+
+
+# -- pooling --------------------------------------------------------------------------------------
+def pool_pads(x, kernel, strides, dilations, pads, auto_pad, ceil_mode):
+    """Explicit [begins..., ends...] pads and the output sizes, as ONNX computes them."""
+    n = len(kernel)
+    sizes = list(x.shape[2:])
+    pads = list(pads) if pads else [0] * (2 * n)
+    out = []
+    for i in range(n):
+        span = (kernel[i] - 1) * dilations[i] + 1
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            o = -(-sizes[i] // strides[i])
+            total = max((o - 1) * strides[i] + span - sizes[i], 0)
+            small = total // 2
+            pads[i], pads[i + n] = (small, total - small) if auto_pad == "SAME_UPPER" else \
+                (total - small, small)
+        elif auto_pad == "VALID":
+            pads[i] = pads[i + n] = 0
+        room = sizes[i] + pads[i] + pads[i + n] - span
+        o = (-(-room // strides[i]) if ceil_mode else room // strides[i]) + 1
+        if ceil_mode and (o - 1) * strides[i] >= sizes[i] + pads[i]:
+            o -= 1  # the last window must start inside the input or its left padding
+        out.append(o)
+    return pads, out
+
+
+def pool_windows(x, kernel, strides, dilations, pads, out, value):
+    """x padded (``value``) and cut into windows: [N, C, *out, prod(kernel)]."""
+    n = len(kernel)
+    order = []
+    for i in reversed(range(n)):
+        span = (kernel[i] - 1) * dilations[i] + 1
+        extra = max((out[i] - 1) * strides[i] + span - (x.shape[2 + i] + pads[i] + pads[i + n]),
+                    0)
+        order += [pads[i], pads[i + n] + extra]
+    x = F.pad(x, order, value=value)
+    for i in range(n):
+        span = (kernel[i] - 1) * dilations[i] + 1
+        x = x.unfold(2 + i, span, strides[i]).narrow(2 + i, 0, out[i])
+        x = x[..., ::dilations[i]]
+    # x: [N, C, o1..on, k1..kn]
+    return x.reshape(list(x.shape[:2 + n]) + [-1])
+
+
+@onnx_op("AveragePool")
+def onnx_average_pool(x, /, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0,
+                      count_include_pad=0, dilations=None, pads=None, strides=None):
+    n = len(kernel_shape)
+    strides = strides or [1] * n
+    dilations = dilations or [1] * n
+    pads, out = pool_pads(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+    total = pool_windows(x, kernel_shape, strides, dilations, pads, out, 0.0).sum(-1)
+    ones = torch.ones([1, 1] + list(x.shape[2:]), dtype=x.dtype)
+    if count_include_pad:  # padding counts, the ceil-mode overhang does not
+        ones = F.pad(ones, [p for i in reversed(range(n)) for p in (pads[i], pads[i + n])],
+                     value=1.0)
+        pads = [0] * (2 * n)
+    count = pool_windows(ones, kernel_shape, strides, dilations, pads, out, 0.0).sum(-1)
+    return total / count
+
+
+@onnx_op("LpPool")
+def onnx_lp_pool(x, /, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None,
+                 pads=None, strides=None, p=2):
+    n = len(kernel_shape)
+    strides = strides or [1] * n
+    dilations = dilations or [1] * n
+    pads, out = pool_pads(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+    w = pool_windows(x, kernel_shape, strides, dilations, pads, out, 0.0)
+    return (w.abs() ** p).sum(-1) ** (1.0 / p)
+
+
+@onnx_op("MaxPool")
+def onnx_max_pool(x, /, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None,
+                  pads=None, storage_order=0, strides=None):
+    n = len(kernel_shape)
+    strides = strides or [1] * n
+    dilations = dilations or [1] * n
+    pads, out = pool_pads(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+    low = float("-inf") if x.dtype.is_floating_point else torch.iinfo(x.dtype).min
+    xf = x if x.dtype.is_floating_point else x.to(torch.float64)
+    w = pool_windows(xf, kernel_shape, strides, dilations, pads, out, low)
+    values, where = w.max(-1)
+    # the flat index (into N*C*H*W, row major; storage_order 1: column major) of each max
+    idx = torch.arange(x.numel()).reshape(x.shape).to(torch.float64)
+    if storage_order:
+        sizes = list(x.shape[2:])
+        col = torch.zeros(sizes, dtype=torch.float64)
+        stride = 1
+        for i in range(n):
+            shape = [1] * n
+            shape[i] = sizes[i]
+            col = col + torch.arange(sizes[i]).reshape(shape) * stride
+            stride *= sizes[i]
+        plane = x.shape[2:].numel()
+        base = torch.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1])
+        idx = col + (base * plane).reshape(list(base.shape) + [1] * n)
+    iw = pool_windows(idx, kernel_shape, strides, dilations, pads, out, -1.0)
+    indices = torch.gather(iw, -1, where.unsqueeze(-1)).squeeze(-1).to(torch.int64)
+    return values.to(x.dtype), indices
+
+
+@onnx_op("GlobalLpPool")
+def onnx_global_lp_pool(x, /, *, p=2):
+    dims = list(range(2, x.dim()))
+    return (x.abs() ** p).sum(dims, keepdim=True) ** (1.0 / p)
+
+
+# -- resize ---------------------------------------------------------------------------------------
+def resize_source_coords(mode, y, scale, in_len, out_len, roi_start, roi_end):
+    """Output positions ``y`` (float64) -> source coordinates, as coordinate_transformation_mode
+    says; also the positions to fill with the extrapolation value (tf_crop_and_resize)."""
+    out_float = scale * in_len
+    outside = None
+    if mode == "align_corners":
+        x = torch.zeros_like(y) if out_float == 1 else y * (in_len - 1) / (out_float - 1)
+    elif mode == "asymmetric":
+        x = y / scale
+    elif mode == "tf_crop_and_resize":
+        if out_float == 1:
+            x = torch.full_like(y, (roi_end - roi_start) * (in_len - 1) / 2)
+        else:
+            x = y * (roi_end - roi_start) * (in_len - 1) / (out_float - 1)
+        x = x + roi_start * (in_len - 1)
+        outside = (x < 0) | (x > in_len - 1)
+    elif mode == "pytorch_half_pixel":
+        x = torch.full_like(y, -0.5) if out_float == 1 else (y + 0.5) / scale - 0.5
+    elif mode == "half_pixel_symmetric":
+        offset = in_len / 2 * (1 - out_len / out_float)
+        x = offset + (y + 0.5) / scale - 0.5
+    else:  # half_pixel
+        x = (y + 0.5) / scale - 0.5
+    return x, outside
+
+
+def cubic_kernel(t, a):
+    t = t.abs()
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return torch.where(t <= 1, near, torch.where(t < 2, far, torch.zeros_like(t)))
+
+
+def resize_weights(x, in_len, mode, nearest_mode, scale, antialias, cubic_coeff_a,
+                   exclude_outside):
+    """[out, in_len] weights mapping an axis of length in_len to the source coordinates x."""
+    base = torch.floor(x)
+    if mode == "nearest":
+        frac = x - base
+        if nearest_mode == "round_prefer_ceil":
+            up = frac >= 0.5
+        elif nearest_mode == "floor":
+            up = torch.zeros_like(frac, dtype=torch.bool)
+        elif nearest_mode == "ceil":
+            up = frac > 0
+        else:  # round_prefer_floor
+            up = frac > 0.5
+        idx = (base + up.to(base.dtype)).clamp(0, in_len - 1).long()
+        return F.one_hot(idx, in_len).to(torch.float64)
+    s = min(scale, 1.0) if antialias else 1.0
+    support = (1.0 if mode == "linear" else 2.0) / s
+    lo = int(-(support // 1)) - 1
+    taps = torch.arange(lo, int(support) + 2, dtype=torch.float64)
+    pos = base.unsqueeze(1) + taps  # candidate source pixels
+    dist = (pos - x.unsqueeze(1)) * s
+    if mode == "linear":
+        w = (1 - dist.abs()).clamp(min=0)
+    else:
+        w = cubic_kernel(dist, cubic_coeff_a)
+        w = torch.where(dist.abs() < 2, w, torch.zeros_like(w))
+    inside = (pos >= 0) & (pos <= in_len - 1)
+    if exclude_outside:
+        w = torch.where(inside, w, torch.zeros_like(w))
+    if antialias or exclude_outside:
+        total = w.sum(1, keepdim=True)
+        w = w / torch.where(total == 0, torch.ones_like(total), total)
+    idx = pos.clamp(0, in_len - 1).long()  # edge padding
+    out = torch.zeros(x.shape[0], in_len, dtype=torch.float64)
+    return out.scatter_add(1, idx, w)
+
+
+@onnx_op("Resize")
+def onnx_resize(x, roi=None, scales=None, sizes=None, /, *, antialias=0, axes=None,
+                coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75,
+                exclude_outside=0, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
+                mode="nearest", nearest_mode="round_prefer_floor"):
+    rank = x.dim()
+    axes = norm_axes(axes, rank) if axes is not None else list(range(rank))
+    in_sizes = list(x.shape)
+    roi = [float(v) for v in roi.reshape(-1).tolist()] if roi is not None and roi.numel() \
+        else None
+    if roi is not None and len(roi) == 2 * len(axes) and len(axes) != rank:
+        full = [0.0] * rank + [1.0] * rank
+        for i, a in enumerate(axes):
+            full[a], full[a + rank] = roi[i], roi[i + len(axes)]
+        roi = full
+    scale_of = [1.0] * rank
+    out_sizes = list(in_sizes)
+    if sizes is not None and sizes.numel():
+        want = as_ints(sizes)
+        for i, a in enumerate(axes):
+            scale_of[a] = want[i] / in_sizes[a]
+            out_sizes[a] = want[i]
+        if keep_aspect_ratio_policy != "stretch":
+            pick = min if keep_aspect_ratio_policy == "not_larger" else max
+            common = pick(scale_of[a] for a in axes)
+            for a in axes:
+                scale_of[a] = common
+                out_sizes[a] = int(common * in_sizes[a] + 0.5)
+    else:
+        given = [float(v) for v in scales.reshape(-1).tolist()]
+        for i, a in enumerate(axes):
+            scale_of[a] = given[i]
+            out_sizes[a] = int(given[i] * in_sizes[a])
+    y = x if mode == "nearest" else x.to(torch.float64)
+    for a in axes:
+        unchanged = out_sizes[a] == in_sizes[a] and scale_of[a] == 1.0 and (
+            roi is None or (roi[a] == 0.0 and roi[a + rank] == 1.0))
+        if unchanged:
+            continue
+        pos = torch.arange(out_sizes[a], dtype=torch.float64)
+        start, end = (roi[a], roi[a + rank]) if roi is not None else (0.0, 1.0)
+        src, outside = resize_source_coords(coordinate_transformation_mode, pos, scale_of[a],
+                                            in_sizes[a], out_sizes[a], start, end)
+        w = resize_weights(src, in_sizes[a], mode, nearest_mode, scale_of[a], antialias,
+                           cubic_coeff_a, exclude_outside)
+        moved = y.movedim(a, -1)
+        if mode == "nearest":
+            moved = moved.index_select(-1, w.argmax(1))
+        else:
+            moved = moved @ w.t()
+        if outside is not None:
+            moved = torch.where(outside, torch.tensor(extrapolation_value, dtype=moved.dtype),
+                                moved)
+        y = moved.movedim(-1, a)
+    return y.to(x.dtype)
+
+
+@onnx_op("Upsample")
+def onnx_upsample(x, scales_in=None, /, *, mode="nearest", scales=None):
+    s = scales_in if scales_in is not None else torch.tensor(scales, dtype=torch.float32)
+    return onnx_resize(x, None, s, None, mode=mode, coordinate_transformation_mode="asymmetric",
+                       nearest_mode="floor")
