@@ -61,6 +61,9 @@ def read_caffe_log(path: str, name: str) -> Run:
 
             def at(iteration):
                 nonlocal last_iter
+                if iteration >= 2**63:
+                    raise ParseError(f"iteration {iteration} is out of range", file=path,
+                                     line=lineno)
                 if iteration < last_iter:      # resumed / restarted run: drop the overlap
                     for tag in points:
                         points[tag] = [p for p in points[tag] if p[0] < iteration]
@@ -104,6 +107,8 @@ def read_caffe_log(path: str, name: str) -> Run:
                          "'Test net output #k: name = X') found", file=path)
     run = Run(name=name, source=path)
     for tag, pts in points.items():
+        if not pts:  # every point of the tag was before a restart that dropped them
+            continue
         steps, values, times = zip(*pts)
         has_time = all(x is not None for x in times)
         run.scalars[tag] = make_series(steps, values, times if has_time else None)

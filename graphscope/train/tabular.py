@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 from ..errors import ParseError
 from .runs import Run, make_series
@@ -64,8 +65,8 @@ def _build(path, name, header, rows) -> Run:
         step = _number(row.get(step_col))
         if step is None:
             continue
-        if step != int(step):
-            raise ParseError(f"step '{row.get(step_col)}' is not an integer", file=path,
+        if not math.isfinite(step) or step != int(step) or abs(step) >= 2**63:
+            raise ParseError(f"step '{row.get(step_col)}' is not an integer step", file=path,
                              line=lineno)
         t = _number(row.get(time_col)) if time_col else None
         for key, cell in row.items():

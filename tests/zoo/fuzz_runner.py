@@ -129,11 +129,25 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def worker_env(reader_timeout_s: float = 10.0) -> dict:
+    return dict(os.environ, GRAPHSCOPE_TIMEOUT=str(reader_timeout_s), PYTHONPATH=str(ROOT))
+
+
+def read_once(fmt: str, path: Path, seed: Path, scratch: Path,
+              deadline_s: float = 120.0) -> tuple[str, str]:
+    """(outcome, message) of reading one file of format ``fmt`` as the fuzzer does."""
+    worker = Worker(worker_env())
+    try:
+        return worker.run(FORMATS[fmt].args(path, seed, scratch), deadline_s, 2 << 30)
+    finally:
+        worker.close()
+
+
 def fuzz(fmt: str, seed: Path, cases: int, work: Path, seed_value: int = 0,
          deadline_s: float = 30.0, max_rss: int = 2 << 30, reader_timeout_s: float = 10.0,
          keep_failures: Path | None = None) -> Report:
     """Run ``cases`` mutations of ``seed`` through the CLI; returns the counts per outcome."""
-    env = dict(os.environ, GRAPHSCOPE_TIMEOUT=str(reader_timeout_s), PYTHONPATH=str(ROOT))
+    env = worker_env(reader_timeout_s)
     report = Report(fmt)
     started = time.monotonic()
     worker = Worker(env)
