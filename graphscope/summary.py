@@ -47,7 +47,7 @@ def summary_table(graph: Graph, max_name: int = 48) -> str:
     rows = [("name", "type", "output shape", "params", "MACs")]
     for n in graph.nodes:
         name = n.name if len(n.name) <= max_name else "…" + n.name[-(max_name - 1):]
-        shape = ", ".join(v.type.shape_str() for v in n.outputs)
+        shape = ", ".join(v.type.shape_str() for v in n.outputs if not v.omitted)
         macs = n.meta.get("macs")
         rows.append((name, n.op, shape, f"{n.meta.get('params', 0):,}",
                      "?" if macs is None else f"{macs:,}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from ..errors import ParseError, require
 from ..ir import Graph, TensorType, WeightData
-from ..ir.shapes import ONNX_DTYPES
+from ..ir.onnx_infer import dtype_name
 
 FORMAT = "onnx"
 DESCRIPTION = "ONNX model (.onnx, external data supported)"
@@ -57,7 +57,7 @@ def tensor_type(type_proto) -> TensorType:
         shape = tuple(d.dim_value if d.HasField("dim_value") else
                       (d.dim_param if d.HasField("dim_param") and d.dim_param else None)
                       for d in tt.shape.dim)
-    return TensorType(ONNX_DTYPES.get(tt.elem_type), shape)
+    return TensorType(dtype_name(tt.elem_type), shape)
 
 
 def check_text(gp, where: str | None, path: str = "graph") -> None:
@@ -111,7 +111,7 @@ class _Reader:
             if self.base_dir is None:
                 return self.to_array(t)
             return self.to_array(t, self.base_dir)
-        return WeightData(tuple(tensor.dims), ONNX_DTYPES.get(tensor.data_type, "float32"),
+        return WeightData(tuple(tensor.dims), dtype_name(tensor.data_type) or "float32",
                           loader=load_array)
 
     def graph(self, gp, parent: Graph | None) -> Graph:
@@ -130,6 +130,8 @@ class _Reader:
         for vi in gp.output:
             v = g.add_output(vi.name)
             t = tensor_type(vi.type)
+            if v.is_weight:  # a Constant's output: its data says what it is
+                continue
             if t.shape is not None or t.dtype is not None:
                 v.type = t
         return g

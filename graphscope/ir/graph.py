@@ -98,6 +98,11 @@ class Value:
     def is_weight(self) -> bool:
         return self.data is not None
 
+    @property
+    def omitted(self) -> bool:
+        """An optional output the model leaves out (ONNX: an empty name): nothing reads it."""
+        return not self.name
+
     def __repr__(self) -> str:
         return f"Value({self.name!r}, {self.type.dtype}, {self.type.shape_str()})"
 
@@ -176,12 +181,13 @@ class Graph:
     def add_node(self, op: str, inputs: Iterable[str | Value | None], outputs: Iterable[str | Value],
                  attrs: dict[str, Any] | None = None, name: str | None = None, **fields) -> Node:
         """Append a node; inputs/outputs are value names (or Values). ``None`` or '' marks an
-        omitted optional input."""
+        omitted optional input; an omitted optional output keeps its place as an unnamed
+        Value of its own, outside ``values`` (``Value.omitted``)."""
         name = name or self.unique_node_name(op.split(".")[-1].lower())
         if name in self._node_names:
             raise GraphError("duplicate node name", node=name)
         ins = [self._input_value(i) if i not in (None, "") else None for i in inputs]
-        outs = [self._as_value(o) for o in outputs]
+        outs = [self._as_value(o) if o not in (None, "") else Value("") for o in outputs]
         node = Node(name, op, ins, outs, attrs, **fields)
         for v in outs:
             if v.producer is not None:
@@ -287,6 +293,8 @@ class Graph:
         producers: dict[str, str] = {}
         for n in self.nodes:
             for v in n.outputs:
+                if v.omitted:
+                    continue
                 if v.name in producers:
                     raise GraphError(f"value '{v.name}' is produced twice (also by "
                                      f"'{producers[v.name]}')", node=n.name)

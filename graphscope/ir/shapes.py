@@ -330,6 +330,8 @@ def _split(node, ins):
     axis = norm_axis(attr(node, "axis"), len(x.shape))
     sizes = ints_from(node, "split", 1)
     total = x.shape[axis]
+    if sizes is None and len(node.inputs) > 1 and node.inputs[1] is not None:
+        sizes = [None] * k  # sizes given at run time: not an equal split
     if sizes is None:
         if isinstance(total, int):
             chunk = -(-total // k)
@@ -638,11 +640,18 @@ def _recurrent(node, ins):
 
 @rule("Attention")
 def _attention(node, ins):
+    """Y only. 4-D: [B, q_heads, S, v_head]. 3-D inputs pack the heads into the last dim:
+    Y's is q_num_heads * (V's last / kv_num_heads), unknown without those attributes."""
     q, v = ins[0], ins[2] if len(ins) > 2 else None
+    rest = [TensorType(q and q.dtype)] * (len(node.outputs) - 1)
     if q is None or q.shape is None or v is None or v.shape is None:
-        return [TensorType(q and q.dtype)] * len(node.outputs)
-    return [TensorType(q.dtype, (*q.shape[:-1], v.shape[-1]))] + \
-        [TensorType(q.dtype)] * (len(node.outputs) - 1)
+        return [TensorType(q and q.dtype)] + rest
+    last = v.shape[-1]
+    if len(q.shape) == 3:
+        qh, kvh = attr(node, "q_num_heads"), attr(node, "kv_num_heads")
+        last = None if not (qh and kvh and isinstance(last, int) and last % kvh == 0) \
+            else qh * (last // kvh)
+    return [TensorType(q.dtype, (*q.shape[:-1], last))] + rest
 
 
 @rule("If")
@@ -723,6 +732,24 @@ def _c_slice(node, vals):
     return data[slice(starts[0], ends[0], steps[0] if steps else 1)]
 
 
+@const_rule("Size")
+def _c_size(node, vals):
+    x = node.inputs[0]
+    n = D.numel(x.type.shape) if x is not None else None
+    return None if n is None or not x.type.is_static() else [n]
+
+
+@const_rule("ConstantOfShape")
+def _c_constant_of_shape(node, vals):
+    value = node.attrs.get("value")
+    n = D.numel(vals[0]) if vals[0] is not None and all(isinstance(d, int) for d in vals[0]) \
+        else None
+    if value is None or n is None or n > MAX_CONST or getattr(value, "size", 0) != 1 or \
+            not str(value.dtype).startswith(("int", "uint")):
+        return None
+    return [int(value.reshape(-1)[0])] * n
+
+
 @const_rule("Add", "Sub", "Mul", "Div")
 def _c_arith(node, vals):
     a, b = vals[0], vals[1] if len(vals) > 1 else None
@@ -742,19 +769,24 @@ def _c_arith(node, vals):
 def infer_shapes(graph: Graph, overwrite: bool = False) -> Graph:
     """Fill in output types for every node (nested subgraphs too). Types already known (from
     the file) are kept unless ``overwrite``. A rule that fails records a warning on the node
-    and leaves its outputs unknown, so the rest of the graph still gets shapes."""
+    and leaves its outputs unknown, so the rest of the graph still gets shapes. Graphs with an
+    ONNX opset also get onnx's own inference (onnx_infer.py), combined dim by dim with ours."""
+    from .onnx_infer import onnx_types
+    hints = onnx_types(graph)
     for node in graph.nodes:
         for sub in node.subgraphs.values():
             infer_shapes(sub, overwrite)
-        _infer_node(graph, node, overwrite)
+        _infer_node(graph, node, overwrite, hints)
     return graph
 
 
-def _infer_node(graph: Graph, node: Node, overwrite: bool) -> None:
+def _infer_node(graph: Graph, node: Node, overwrite: bool, hints: dict | None = None) -> None:
     fn = RULES.get(node.op)
-    if fn is not None and (overwrite or any(not _known(v.type) for v in node.outputs)):
+    if (fn is not None or hints) and (overwrite or any(not _known(v.type) for v in node.outputs)):
+        types = []
         try:
-            types = fn(node, node.input_types())
+            if fn is not None:
+                types = fn(node, node.input_types())
         except ShapeError as exc:
             node.meta["shape_error"] = exc.message
             node.meta["shape_invalid"] = True  # the model is wrong here, not our inference
@@ -766,8 +798,10 @@ def _infer_node(graph: Graph, node: Node, overwrite: bool) -> None:
         except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as exc:
             node.meta["shape_error"] = f"cannot infer shape: {exc}"
             types = []
+        if hints:
+            types = _agree(graph, node, types, [hints.get(v.name) for v in node.outputs])
         for v, t in zip(node.outputs, types):
-            if overwrite or not _known(v.type):
+            if t is not None and (overwrite or not _known(v.type)):
                 v.type = _merge(v.type, t)
     crule = CONST_RULES.get(node.op)
     if crule is not None and len(node.outputs) == 1:
@@ -777,6 +811,52 @@ def _infer_node(graph: Graph, node: Node, overwrite: bool) -> None:
             value = None
         if value is not None and len(value) <= MAX_CONST:
             node.outputs[0].meta["const"] = value
+
+
+def _agree(graph: Graph, node: Node, ours: list, theirs: list) -> list:
+    """Our rule's types combined with onnx's, output by output and dim by dim: what one side
+    knows fills the other's unknown; two different static sizes (or ranks) become unknown and
+    are noted on the node and in the graph's warnings, never silently picked."""
+    out = []
+    for i, t in enumerate(theirs):
+        o = ours[i] if i < len(ours) else None
+        if t is None or o is None:
+            out.append(o if t is None else t)
+            continue
+        shape, conflict = o.shape, False
+        if o.shape is None:
+            shape = t.shape
+        elif t.shape is not None:
+            if len(o.shape) != len(t.shape):
+                shape, conflict = None, True
+            else:
+                dims = [_agree_dim(a, b) for a, b in zip(o.shape, t.shape)]
+                conflict = any(d is _CONFLICT for d in dims)
+                shape = tuple(None if d is _CONFLICT else d for d in dims)
+        if conflict:
+            note = (f"node '{node.name}': output {i}: graphscope's rule gives "
+                    f"{o.shape_str()}, onnx's gives {t.shape_str()}; left unknown")
+            node.meta["shape_conflict"] = note
+            warnings = graph.metadata.setdefault("warnings", [])
+            if note not in warnings:
+                warnings.append(note)
+        out.append(TensorType(t.dtype or o.dtype, shape))
+    return out
+
+
+_CONFLICT = object()
+
+
+def _agree_dim(ours: Dim, theirs: Dim):
+    if theirs is None or ours == theirs:
+        return ours
+    if ours is None:
+        return theirs
+    if isinstance(ours, int) and isinstance(theirs, int):
+        return _CONFLICT
+    if isinstance(theirs, int):  # a symbol of ours that onnx knows the size of
+        return theirs
+    return ours if isinstance(ours, str) else _CONFLICT  # our expression over onnx's symbol
 
 
 def _known(t: TensorType) -> bool:

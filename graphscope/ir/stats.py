@@ -126,6 +126,8 @@ def node_params(node: Node) -> int:
 def node_activation_bytes(node: Node) -> int | None:
     total = 0
     for v in node.outputs:
+        if v.omitted:
+            continue
         n = D.numel(v.type.shape)
         if n is None:
             return None
