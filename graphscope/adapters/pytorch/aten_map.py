@@ -317,5 +317,7 @@ def translate(name: str, args: dict[str, Any], rank: int) -> tuple[str, list, di
         return None
     try:
         return fn(args, rank)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None  # an overload with other arguments: keep the torch op, still drawn
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        # an overload with other arguments, or a rank the op needs that is not recorded
+        # (rank None): keep the torch op, still drawn
+        return None

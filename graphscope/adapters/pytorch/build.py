@@ -78,7 +78,7 @@ class Builder:
 
     def op(self, name: str, aten_name: str, args: dict[str, Any], outputs: list[Value],
            namespace: str, source_op: str) -> None:
-        rank = outputs[0].type.rank if outputs and outputs[0].type.rank is not None else 0
+        rank = outputs[0].type.rank if outputs else None  # None: not recorded (TorchScript)
         mapped = translate(aten_name, args, rank)
         if mapped is not None and mapped[0] == "Reshape" and outputs[0].type.shape is None:
             mapped = None  # no traced shape to give Reshape: keep the torch op

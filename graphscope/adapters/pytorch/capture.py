@@ -221,12 +221,16 @@ def _torch_version() -> str:
 
 
 # -- TorchScript (jit.trace results and torch.jit.save archives) -----------------------------
-def read_script(script_module, name: str, live=None, capture: str = "torchscript") -> Graph:
-    """A ScriptModule -> Graph. Traced modules carry shapes and scope names; archives of
-    scripted code carry neither: their shapes come from shape inference and their namespaces
+def read_script(script_module, name: str, live=None, capture: str = "torchscript",
+                example=None) -> Graph:
+    """A ScriptModule -> Graph. Traced modules carry shapes and scope names; archives carry
+    neither: with ``example`` inputs, torch runs the archive's graph once and every value
+    gets the shape it had; without, shapes stay unknown. Namespaces of scripted code come
     from the weights each op reads."""
     reader = _ScriptReader(script_module, name, live)
     graph = script_module.inlined_graph
+    if example is not None:
+        record_shapes(graph, script_module, example)
     inputs = list(graph.inputs())
     reader.env[inputs[0].unique()] = ("module", "", script_module)
     for i, inp in enumerate(inputs[1:]):
@@ -240,6 +244,61 @@ def read_script(script_module, name: str, live=None, capture: str = "torchscript
                 b.graph.outputs.append(v)
     b.modules = {k: v for k, v in b.modules.items() if v}
     return b.finish({"format": "pytorch", "capture": capture, "producer": _torch_version()})
+
+
+def record_shapes(graph, script_module, example: tuple) -> None:
+    """Give every top-level tensor of ``graph`` (an inlined TorchScript graph) the type it has
+    when the graph runs on ``example``: a copy of the graph returns all its tensors, and the
+    TorchScript interpreter runs it (ATen ops only: TorchScript holds no Python)."""
+    import torch
+    probe = graph.copy()
+    mine = [o for n in graph.nodes() for o in n.outputs()]
+    theirs = [o for n in probe.nodes() for o in n.outputs()]
+    picked = [k for k, o in enumerate(theirs) if o.type().kind() == "TensorType"]
+    every = probe.create("prim::TupleConstruct", [theirs[k] for k in picked])
+    probe.appendNode(every)
+    every.output().setType(torch._C.TupleType([theirs[k].type() for k in picked]))
+    probe.eraseOutput(0)  # a method returns one value: the tuple of every tensor
+    probe.registerOutput(every.output())
+    fn = torch._C._create_function_from_graph("graphscope_shapes", probe)
+    try:
+        with torch.no_grad(), _quiet():
+            outs = (None, *fn(script_module._c, *example))
+    except Exception as exc:  # wrong shapes or dtypes for the archive's graph
+        shapes = ", ".join("x".join(map(str, x.shape)) if isinstance(x, torch.Tensor)
+                           else type(x).__name__ for x in example)
+        raise ShapeError(f"the TorchScript module cannot run on inputs of shape {shapes}: "
+                         f"{_first_line(exc)}") from None
+    for v, x in zip(list(graph.inputs())[1:], example):
+        if isinstance(x, torch.Tensor):
+            v.setType(torch._C.TensorType.create_from_tensor(x))
+    for k, t in zip(picked, outs[1:]):
+        if isinstance(t, torch.Tensor):
+            mine[k].setType(torch._C.TensorType.create_from_tensor(t))
+
+
+def token_inputs(script_module) -> set[int]:
+    """Positions of the inputs that reach an embedding's indices through view-like ops:
+    those are token ids (int64), the rest floats."""
+    passes = {"aten::view", "aten::reshape", "aten::slice", "aten::select", "aten::unsqueeze",
+              "aten::contiguous", "aten::expand", "aten::flatten", "aten::clone", "aten::to",
+              "aten::transpose", "aten::permute", "aten::squeeze"}
+    graph = script_module.inlined_graph
+    out = set()
+    for pos, inp in enumerate(list(graph.inputs())[1:]):
+        todo, seen = [inp], set()
+        while todo:
+            v = todo.pop()
+            if v.unique() in seen:
+                continue
+            seen.add(v.unique())
+            for use in v.uses():
+                kind = use.user.kind()
+                if kind == "aten::embedding" and use.offset == 1 or kind == "aten::ne":
+                    out.add(pos)
+                elif kind in passes and use.offset == 0:
+                    todo.extend(use.user.outputs())
+    return out
 
 
 class _ScriptReader:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import re
 import types
 import zipfile
 from pathlib import Path
@@ -32,7 +33,9 @@ def load_file(path: Path, **options) -> Graph:
 
 def _load_file(path: Path, example_inputs=None, input_shapes=None, model_factory=None,
                trust=False, dynamic_shapes=None, method=None) -> Graph:
+    from ...archive import check_if_zip
     from .capture import capture, read_exported
+    check_if_zip(path, "PyTorch archive")  # torch's reader trusts a zip's declared sizes
     if path.suffix.lower() == ".pt2":
         ep = load_exported_program(path, trust)
         if _other_shapes(ep, input_shapes) or example_inputs is not None:
@@ -128,16 +131,47 @@ def _load_torchscript(path: Path, example_inputs, input_shapes) -> Graph:
     except Exception as exc:
         raise ParseError(f"not a valid TorchScript archive ({type(exc).__name__}: "
                          f"{_short(exc)})", file=str(path)) from None
-    graph = read_script(module, path.stem, capture="torch.jit.load")
-    if input_shapes or example_inputs is not None:
-        shapes = dict(input_shapes or {})
-        if example_inputs is not None:
-            ex = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-            for v, x in zip(graph.inputs, ex):
-                shapes[v.name] = tuple(x.shape)
-        from .. import apply_input_shapes
-        apply_input_shapes(graph, shapes)  # archives hold no shapes: ours are inferred
+    example = script_inputs(module, example_inputs, input_shapes)
+    graph = read_script(module, path.stem, capture="torch.jit.load", example=example)
+    if example is None:
+        names = [v.name for v in graph.inputs]
+        hint = " ".join(f"{n}=D1,D2,..." for n in names) or "NAME=D1,D2,..."
+        graph.metadata.setdefault("warnings", []).append(
+            "a TorchScript archive records no shapes: shapes and MACs are unknown; pass "
+            f"--input-shape {hint} (example_inputs=... in Python) to propagate them")
     return graph
+
+
+def script_inputs(module, example_inputs, input_shapes):
+    """The example tensors to run a TorchScript archive on: given ones, or random ones of the
+    --input-shape shapes (int64 token ids for inputs that feed an embedding); None if none."""
+    import torch
+    from .capture import token_inputs
+    if example_inputs is not None:
+        return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) \
+            else (example_inputs,)
+    if not input_shapes:
+        return None
+    names = [re.sub(r"\.\d+$", "", v.debugName())
+             for v in list(module.inlined_graph.inputs())[1:]]
+    unknown = [n for n in input_shapes if n not in names]
+    if unknown:
+        raise UsageError(f"--input-shape: the model has no input '{unknown[0]}' "
+                         f"(its inputs: {', '.join(names) or 'none'})")
+    tokens = token_inputs(module)
+    gen = torch.Generator().manual_seed(0)
+    example = []
+    for pos, n in enumerate(names):
+        if n not in input_shapes:
+            raise UsageError(f"--input-shape: give a shape for every input of the archive "
+                             f"(missing '{n}'; its inputs: {', '.join(names)})")
+        if not all(isinstance(d, int) for d in input_shapes[n]):
+            raise UsageError(f"--input-shape {n}: give every dimension as a number to run "
+                             f"a TorchScript archive (got {input_shapes[n]})")
+        shape = tuple(input_shapes[n])
+        example.append(torch.randint(0, 2, shape, generator=gen) if pos in tokens
+                       else torch.randn(shape, generator=gen))
+    return tuple(example)
 
 
 def _torch_load(path: Path, trust: bool):
