@@ -60,6 +60,12 @@ def tensor_type(type_proto) -> TensorType:
     return TensorType(dtype_name(tt.elem_type), shape)
 
 
+def tensor_error(name: str, exc: Exception, where: str | None) -> ParseError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ParseError(f"tensor '{name}': cannot read its data ({type(exc).__name__}: "
+                      f"{text[:200]})", file=where)
+
+
 def check_text(gp, where: str | None, path: str = "graph") -> None:
     """protobuf hands back a string field that is not valid UTF-8 as bytes (ONNX is proto2,
     which does not validate them): refuse it here, naming the field, before a name that is
@@ -100,14 +106,27 @@ class _Reader:
         self.where = where
         self.raw_spans = raw_spans  # top-level initializers whose data is still in the file
         from onnx import numpy_helper
-        self.to_array = numpy_helper.to_array
+        self._to_array = numpy_helper.to_array
+
+    def to_array(self, tensor, base_dir: str | None = None):
+        """The tensor's data; a tensor whose dims do not match its data, or whose external
+        data is missing, is a ParseError naming it (not numpy's reshape error)."""
+        try:
+            if base_dir is None:
+                return self._to_array(tensor)
+            return self._to_array(tensor, base_dir)
+        except Exception as exc:  # noqa: BLE001 - onnx/numpy decoding a corrupt tensor
+            raise tensor_error(tensor.name, exc, self.where) from None
 
     def weight(self, tensor, top_level: bool) -> WeightData:
         span = self.raw_spans.get(tensor.name) if top_level else None
 
         def load_array(t=tensor):
             if span is not None:
-                return span.read_array(t)
+                try:
+                    return span.read_array(t)
+                except (ValueError, OSError) as exc:  # dims that do not match the bytes
+                    raise tensor_error(t.name, exc, self.where) from None
             if self.base_dir is None:
                 return self.to_array(t)
             return self.to_array(t, self.base_dir)

@@ -71,6 +71,9 @@ def _load_path(path: Path, level, signature, trust, input_shapes):
     if suffix in (".pb", ".pbtxt"):
         return _from_graphdef_bytes(path.read_bytes(), None, str(path), path.stem,
                                     text=suffix == ".pbtxt")
+    if suffix == ".keras":  # a zip: its directory checked before any member is read
+        from ...archive import open_zip
+        open_zip(path, ".keras archive").close()
     if suffix in (".h5", ".hdf5", ".keras"):  # HDF5 can hang on a corrupt file: check it
         from .h5_guard import check      # where it can be stopped, before opening it here
         check(path)

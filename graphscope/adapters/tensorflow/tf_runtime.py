@@ -4,7 +4,6 @@ SavedModel's graph and signatures is plain protobuf."""
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 from ...errors import ParseError, UnsafeModelError, UsageError, require
@@ -23,14 +22,12 @@ def keras():
 def keras_file_config(path: Path) -> dict:
     """The model config stored in a .keras archive or an .h5 file, read without Keras."""
     if path.suffix.lower() == ".keras":
-        try:
-            with zipfile.ZipFile(path) as z:
-                if "config.json" not in z.namelist():
-                    raise ParseError(".keras archive has no config.json (not a saved Keras "
-                                     "model, or a damaged archive)", file=str(path))
-                text = z.read("config.json")
-        except zipfile.BadZipFile:
-            raise ParseError("not a .keras archive (bad zip file)", file=str(path)) from None
+        from ...archive import open_zip, read_member
+        with open_zip(path, ".keras archive") as z:
+            if "config.json" not in z.namelist():
+                raise ParseError(".keras archive has no config.json (not a saved Keras "
+                                 "model, or a damaged archive)", file=str(path))
+            text = read_member(z, "config.json", path, ".keras archive")
     else:
         from .h5 import model_config_attr
         try:
