@@ -87,8 +87,19 @@ def numel(shape, symbol_value: int = 1) -> int | None:
     for d in shape:
         if d is None:
             return None
-        n *= d if isinstance(d, int) else symbol_value
+        n *= d if isinstance(d, int) else _symbolic_size(d, symbol_value)
     return n
+
+
+def _symbolic_size(d: str, symbol_value: int) -> int:
+    """'16*16*N' (a flattened NHW) counts 256 * N; other expressions count as one symbol."""
+    parts = str(d).split("*")
+    if len(parts) > 1 and all(p.isdigit() or p.isidentifier() for p in parts):
+        n = 1
+        for p in parts:
+            n *= int(p) if p.isdigit() else symbol_value
+        return n
+    return symbol_value
 
 
 def broadcast(*shapes) -> tuple | None:

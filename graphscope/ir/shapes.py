@@ -765,6 +765,40 @@ def _c_arith(node, vals):
     return [fn(x, y) for x, y in zip(a, b)]
 
 
+@const_rule("ReduceProd")
+def _c_reduce_prod(node, vals):
+    """The element count of some dims (Tensordot's Prod(Gather(Shape(x), axes)))."""
+    if vals[0] is None or len(node.inputs[0].type.shape or ()) != 1:
+        return None
+    return [D.product(vals[0])]
+
+
+@rule("Einsum")
+def _einsum(node, ins):
+    """'bij,bjk->bk' style equations (explicit output, no ellipsis)."""
+    eq = (attr(node, "equation") or "").replace(" ", "")
+    dtype = next((t.dtype for t in ins if t and t.dtype), None)
+    if "->" not in eq or "." in eq:
+        return [TensorType(dtype)]
+    lhs, out = eq.split("->")
+    sizes = einsum_sizes(lhs.split(","), ins)
+    if sizes is None:
+        return [TensorType(dtype)]
+    return [TensorType(dtype, tuple(sizes.get(c) for c in out))]
+
+
+def einsum_sizes(terms: list[str], ins: list) -> dict | None:
+    """Each index letter's size, from the operands' shapes (None if a shape is unknown)."""
+    sizes: dict = {}
+    for term, t in zip(terms, ins):
+        if t is None or t.shape is None or len(t.shape) != len(term):
+            return None
+        for c, d in zip(term, t.shape):
+            if sizes.get(c) in (None, 1):
+                sizes[c] = d
+    return sizes
+
+
 # -- the pass ---------------------------------------------------------------------------------
 def infer_shapes(graph: Graph, overwrite: bool = False) -> Graph:
     """Fill in output types for every node (nested subgraphs too). Types already known (from

@@ -68,7 +68,44 @@ def _matmul(node: Node):
 
 @mac_rule("Einsum")
 def _einsum(node: Node):
-    return None  # depends on the equation; left unknown rather than guessed
+    """One multiply-add per combination of all the equation's indices (two operands)."""
+    from .shapes import einsum_sizes
+    eq = (attr(node, "equation") or "").replace(" ", "")
+    if "->" not in eq or "." in eq or len(node.inputs) != 2:
+        return None
+    sizes = einsum_sizes(eq.split("->")[0].split(","), [v and v.type for v in node.inputs])
+    return None if sizes is None else D.numel(tuple(sizes.values()))
+
+
+# A normalisation costs 1 MAC per output element however it arrives (docs/cost_model.md):
+# decomposed into element-wise ops, that MAC is charged to the one Mul (or Div) that scales a
+# tensor by a smaller factor computed from the 1/sqrt(variance + eps) (an Rsqrt or Sqrt,
+# perhaps times gamma); the mean, the variance and the shift cost 0, as elsewhere.
+NORM_ROOTS = {"Sqrt", "Rsqrt", "tf.Rsqrt", "torch.rsqrt", "aten.rsqrt"}
+NORM_THROUGH = {"Mul", "Add", "Max", "Reciprocal", "Identity", "Reshape", "Unsqueeze",
+                "Squeeze", "Expand", "Cast"}
+
+
+@mac_rule("Mul", "Div")
+def _norm_scale(node: Node):
+    y = _n(_shape(node.outputs[0]))
+    factors = node.inputs[1:2] if node.op == "Div" else node.inputs[:2]
+    for v in factors:
+        n = _n(_shape(v))
+        if n is not None and y is not None and n < y and _from_norm_root(v, y, 4):
+            return y
+    return 0
+
+
+def _from_norm_root(v, full: int, depth: int) -> bool:
+    p = v.producer if v is not None else None
+    if p is None or depth == 0:
+        return False
+    if p.op in NORM_ROOTS:
+        return True
+    return p.op in NORM_THROUGH and any(
+        (_n(_shape(i)) or full) < full and _from_norm_root(i, full, depth - 1)
+        for i in p.inputs if i is not None)
 
 
 @mac_rule("BatchNormalization", "InstanceNormalization", "LayerNormalization",

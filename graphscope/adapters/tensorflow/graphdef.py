@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import re
+
 from ...errors import ParseError
 from ...ir import Graph, TensorType, WeightData
-from .protos import DTYPES
+from .protos import DTYPES, messages
 
 SKIP_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2", "VarHandleOp", "AssignVariableOp"}
 ALIAS_OPS = {"Identity", "StopGradient", "Snapshot", "PreventGradient", "ReadVariableOp",
@@ -24,10 +26,30 @@ SIMPLE = {"Relu": "Relu", "Elu": "Elu", "Selu": "Selu", "Sigmoid": "Sigmoid", "T
           "Equal": "Equal", "Greater": "Greater", "Less": "Less", "LogicalAnd": "And",
           "LogicalOr": "Or", "LogicalNot": "Not", "Shape": "Shape", "Size": "Size",
           "Reshape": "Reshape", "Tile": "Tile", "Select": "Where", "SelectV2": "Where",
-          "Fill": "Expand", "GatherV2": "Gather", "ResourceGather": "Gather"}
+          "ResourceGather": "Gather", "Rsqrt": "tf.Rsqrt", "Erfc": "tf.Erfc",
+          "Square": "tf.Square", "SquaredDifference": "tf.SquaredDifference",
+          "GreaterEqual": "GreaterOrEqual", "LessEqual": "LessOrEqual", "NotEqual": "tf.NotEqual",
+          "FloorDiv": "tf.FloorDiv", "FloorMod": "Mod", "Sin": "Sin", "Cos": "Cos",
+          "Log1p": "tf.Log1p", "Expm1": "tf.Expm1", "IsNan": "IsNaN", "ZerosLike": "tf.ZerosLike",
+          "OnesLike": "tf.OnesLike", "ClipByValue": "Clip", "Pack": "tf.Pack",
+          "Unpack": "tf.Unpack", "StridedSlice": "tf.StridedSlice", "Slice": "tf.Slice",
+          "Range": "tf.Range", "Rank": "tf.Rank", "SpaceToBatchND": "tf.SpaceToBatchND",
+          "BatchToSpaceND": "tf.BatchToSpaceND", "Atan2": "tf.Atan2", "Tan": "tf.Tan"}
+RESIZE = {"ResizeBilinear": "linear", "ResizeNearestNeighbor": "nearest",
+          "ResizeBicubic": "cubic", "ResizeArea": "area"}
 REDUCE = {"Mean": "ReduceMean", "Sum": "ReduceSum", "Max": "ReduceMax", "Min": "ReduceMin",
           "Prod": "ReduceProd"}
 PADDING = {"SAME": "SAME_UPPER", "VALID": "VALID"}
+INLINE_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+FROZEN_VARIABLE = re.compile(r"(/resource|/\d+)$")  # names convert_variables_to_constants gives
+GENERIC_CALL = re.compile(r"^(Stateful)?PartitionedCall(_\d+)?$")
+# ops with several output args: a function body names their outputs 'op:arg:i'
+OUTPUT_ARGS = {"FusedBatchNorm": ["y", "batch_mean", "batch_variance", "reserve_space_1",
+                                  "reserve_space_2", "reserve_space_3"],
+               "Switch": ["output_false", "output_true"], "TopKV2": ["values", "indices"],
+               "Unique": ["y", "idx"]}
+for _v in ("FusedBatchNormV2", "FusedBatchNormV3"):
+    OUTPUT_ARGS[_v] = OUTPUT_ARGS["FusedBatchNorm"]
 
 
 def load_graphdef(gd, where: str | None = None, name: str = "graph",
@@ -122,6 +144,8 @@ class _Reader:
         self.alias: dict[str, str] = {}        # folded value name -> its source value name
         self.specs: list[dict] = []
         self.variables = None  # reads a VarHandleOp's value (SavedModel), if given
+        self.namespaces: dict[str, str] = {}  # inlined node -> its namespace
+        self.var_reads: set[str] = set()      # Consts read as variables (frozen weights)
 
     def fail(self, msg, node=None):
         raise ParseError(msg, file=self.where, node=node)
@@ -134,12 +158,14 @@ class _Reader:
         return v
 
     def read(self, g: Graph) -> Graph:
-        if self.rets is not None:
-            self.prune()
-        self.vars: dict[str, tuple] = {}  # VarHandleOp name -> (dtype, shape)
         for nd in self.nodes:
             if not nd.name or not nd.op:
                 self.fail("GraphDef node without a name or an op (not a TensorFlow graph?)")
+        self.taken = {nd.name for nd in self.nodes}
+        self.nodes = self.inline(self.nodes, 0)
+        self.ops = {nd.name: nd.op for nd in self.nodes}
+        self.vars: dict[str, tuple] = {}  # VarHandleOp name -> (dtype, shape)
+        for nd in self.nodes:
             if nd.op == "Const":
                 self.consts[nd.name] = nd.attr["value"].tensor
             elif nd.op == "VarHandleOp":  # a SavedModel read without TF: shapes, no values
@@ -147,6 +173,14 @@ class _Reader:
                 self.vars[nd.name] = (DTYPES.get(_attr(nd, "dtype"), "float32"), shp)
             elif nd.op in ALIAS_OPS and nd.input:
                 self.alias[nd.name] = value_name(*node_name(nd.input[0].lstrip("^")))
+                if nd.op == "ReadVariableOp" or nd.name.endswith(("ReadVariableOp", "/read")):
+                    self.var_reads.add(node_name(nd.input[0].lstrip("^"))[0])
+            elif nd.op == "IdentityN":  # custom-gradient wrappers (Keras swish): output k is
+                data = [i for i in nd.input if not i.startswith("^")]  # input k
+                for k, ref in enumerate(data):
+                    self.alias[value_name(nd.name, k)] = value_name(*node_name(ref))
+        if self.rets is not None:
+            self.prune()
         self.ports: dict[str, int] = {}  # node -> highest output port read
         for ref in [i for nd in self.nodes for i in nd.input] + list(self.rets or []):
             name, port = node_name(ref.lstrip("^"))
@@ -173,15 +207,20 @@ class _Reader:
                 base = node_name(i)[0]
                 if base in self.consts and i not in g.values:
                     self.add_const(g, i, self.consts[base])
+                    if self.folded_constant(base, i):
+                        g.values[i].meta["constant"] = True
                 elif base in self.vars and i not in g.values and self.vars[base][1] is not None:
                     dtype, shape = self.vars[base]
                     read = self.variables
                     g.add_weight(i, WeightData(shape, dtype, loader=None if read is None else (
                         lambda base=base, dtype=dtype, read=read: read(base, dtype))))
         for s in self.specs:
+            ns = self.namespaces.get(s["name"], namespace_of(s["name"]))
             node = g.add_node(s["op"], s["inputs"], s["outputs"], s["attrs"], name=s["name"],
-                              namespace=namespace_of(s["name"]), source_op=s["source_op"])
-            for v, t in zip(node.outputs, s["types"]):
+                              namespace=ns, source_op=s["source_op"])
+            for v, t in zip(node.outputs, s["types"]):  # what the file says, checked against
+                v.meta["tf_shape"] = t.shape            # our inference (cross_check), not used
+            for v, t in zip(node.outputs, s.get("known", [])):
                 v.type = t
             for key, fname in s.get("functions", {}).items():
                 args = node.inputs[1:] if s["source_op"] in ("If", "StatelessIf") else node.inputs
@@ -207,15 +246,72 @@ class _Reader:
         """Keep the nodes the outputs depend on (drops a SavedModel's saver and the other
         signatures' nodes)."""
         by_name = {nd.name: nd for nd in self.nodes}
-        todo = [node_name(r)[0] for r in self.rets]
+        todo = [node_name(self.resolve(r))[0] for r in self.rets]
         keep: set[str] = set()
         while todo:
             name = todo.pop()
             if name in keep or name not in by_name:
                 continue
             keep.add(name)
-            todo.extend(node_name(i)[0] for i in by_name[name].input if not i.startswith("^"))
+            for i in by_name[name].input:
+                if not i.startswith("^"):
+                    todo.append(node_name(i)[0])
+                    todo.append(node_name(self.resolve(i))[0])
         self.nodes = [nd for nd in self.nodes if nd.name in keep]
+
+    # -- function calls inlined -----------------------------------------------------------------
+    def inline(self, nodes: list, depth: int) -> list:
+        """PartitionedCall / StatefulPartitionedCall nodes replaced by their function bodies,
+        renamed under the call (its name scope where the call's own name is generic), so
+        that every op of a SavedModel or an XLA-wrapped conv is a node of the graph."""
+        out = []
+        for nd in nodes:
+            f = self.functions.get(nd.attr["f"].func.name) if nd.op in INLINE_OPS \
+                and "f" in nd.attr else None
+            if f is None or depth > 32:
+                out.append(nd)
+                continue
+            base = self.namespaces.get(nd.name, namespace_of(nd.name))
+            prefix = base if GENERIC_CALL.match(nd.name.rsplit("/", 1)[-1]) else nd.name
+            body_names = {b.name for b in f.node_def}
+            if any(_join(prefix, b) in self.taken for b in body_names):
+                prefix = nd.name  # the scope already holds such names: keep the call's
+            generic = GENERIC_CALL.match(nd.name.rsplit("/", 1)[-1])
+            ns_base = base if generic else nd.name  # 'StatefulPartitionedCall' is no scope
+            data = [i for i in nd.input if not i.startswith("^")]
+            args = {a.name: ref for a, ref in zip(f.signature.input_arg, data)}
+            ops = {b.name: b.op for b in f.node_def}
+            NodeDef = messages()["NodeDef"]
+            body = []
+            for b in f.node_def:
+                new = NodeDef()
+                new.CopyFrom(b)
+                new.name = _join(prefix, b.name)
+                del new.input[:]
+                new.input.extend(self.body_ref(i, args, prefix, ops) for i in b.input
+                                 if not i.startswith("^"))
+                self.taken.add(new.name)
+                self.namespaces[new.name] = _join(ns_base, namespace_of(b.name))
+                body.append(new)
+            out.extend(self.inline(body, depth + 1))
+            for k, a in enumerate(f.signature.output_arg):
+                if a.name in f.ret:
+                    self.alias[value_name(nd.name, k)] = self.body_ref(f.ret[a.name], args,
+                                                                       prefix, ops)
+        return out
+
+    @staticmethod
+    def body_ref(ref: str, args: dict, prefix: str, ops: dict) -> str:
+        """A function body's 'op:arg:i' / 'argname' reference in the caller's terms."""
+        parts = ref.split(":")
+        if len(parts) == 1:
+            return args.get(ref, _join(prefix, ref))
+        if len(parts) == 3:
+            name, arg, i = parts
+            names = OUTPUT_ARGS.get(ops.get(name, ""), [])
+            port = (names.index(arg) if arg in names else 0) + int(i)
+            return value_name(_join(prefix, name), port)
+        return value_name(_join(prefix, parts[0]), int(parts[1]))
 
     def function(self, fname: str, parent: Graph, arg_types: list) -> Graph:
         """A FunctionDef (While body, If branch, called function) as a subgraph; its inputs
@@ -237,6 +333,22 @@ class _Reader:
         shape = tuple(d.size for d in t.tensor_shape.dim)
         g.add_weight(vname, WeightData(shape, dtype, loader=lambda t=t: tensor_array(t)))
 
+    def folded_constant(self, base: str, vname: str) -> bool:
+        """A Const that was a constant in the code (swish's beta, a preprocessing mean), not a
+        frozen variable: nothing reads it as a variable and only element-wise math uses it.
+        Such values are not parameters; filters and BN statistics stay parameters."""
+        if base in self.var_reads or FROZEN_VARIABLE.search(base):
+            return False
+        from ...ir.ops import category
+        if not hasattr(self, "users"):
+            self.users: dict[str, list[str]] = {}
+            for s in self.specs:
+                for i in s["inputs"]:
+                    self.users.setdefault(i, []).append(s["op"])
+        users = self.users.get(vname, [])
+        return all(category(op) in ("elementwise", "activation", "shape", "tensor", "reduce")
+                   for op in users)
+
     def const_value(self, ref: str):
         base, _ = node_name(self.resolve(ref))
         t = self.consts.get(base)
@@ -250,7 +362,7 @@ class _Reader:
         dtypes = [DTYPES.get(d) for d in dt] if isinstance(dt, list) else [DTYPES.get(dt)]
         types = [TensorType(dtypes[min(k, len(dtypes) - 1)] if dtypes else None, shape_of(s))
                  for k, s in enumerate(shapes)]
-        n_out = max(len(types), self.ports.get(nd.name, 0) + 1)
+        n_out = self.ports.get(nd.name, 0) + 1  # the outputs something reads
         spec = {"name": nd.name, "source_op": nd.op, "inputs": ins, "attrs": {}, "types": types,
                 "outputs": [value_name(nd.name, k) for k in range(n_out)]}
         op = nd.op
@@ -321,12 +433,59 @@ class _Reader:
                     spec["attrs"]["mode"] = "reflect"
         elif op == "Cast":
             spec["op"] = "Cast"
+        elif op == "GatherV2":  # (params, indices, axis): axis an attribute, as ONNX has it
+            axis = self.const_value(ins[2]) if len(ins) > 2 else None
+            spec["op"], spec["inputs"] = "Gather", ins[:2]
+            spec["attrs"] = {"axis": int(axis) if axis is not None else 0}
+        elif op in ("ArgMax", "ArgMin"):
+            axis = self.const_value(ins[1]) if len(ins) > 1 else None
+            spec["op"], spec["inputs"] = op, ins[:1]
+            spec["attrs"] = {"axis": int(axis) if axis is not None else 0, "keepdims": 0}
+        elif op in ("Split", "SplitV"):
+            self.split(nd, spec, ins, op)
+        elif op == "Fill":  # (dims, value)
+            spec["op"], spec["inputs"] = "ConstantOfShape", ins[:1]
+        elif op in ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3") \
+                and not _attr(nd, "adj_x") and not _attr(nd, "adj_y"):
+            spec["op"] = "MatMul"
+        elif op == "Einsum":
+            spec["op"], spec["attrs"] = "Einsum", {"equation": _attr(nd, "equation")}
+        elif op in RESIZE:
+            spec["op"], spec["attrs"] = "tf.Resize", {"mode": RESIZE[op]}
+        elif op in ("DepthToSpace", "SpaceToDepth"):
+            spec["op"] = op
+            spec["attrs"] = {"blocksize": int(_attr(nd, "block_size", 2)), "data_format": fmt}
+        elif op == "LRN":
+            r = int(_attr(nd, "depth_radius", 5))
+            spec["op"], spec["attrs"] = "LRN", {"size": 2 * r + 1, "data_format": fmt}
+        elif op in ("Conv2DBackpropInput", "Conv3DBackpropInputV2"):
+            spec["op"] = "tf.Conv2DBackpropInput"
+            spec["attrs"] = dict(strides=_spatial(_attr(nd, "strides"), fmt), data_format=fmt,
+                                 padding=_attr(nd, "padding"))
         elif op in SIMPLE:
             spec["op"] = SIMPLE[op]
         else:
             spec["op"] = f"tf.{op}"
         spec.setdefault("op", f"tf.{op}")
+        for key in ("axis", "num", "N", "begin_mask", "end_mask", "ellipsis_mask",
+                    "new_axis_mask", "shrink_axis_mask"):
+            if spec["op"].startswith("tf.") and key in nd.attr:
+                spec["attrs"][key] = int(_attr(nd, key))
         return spec
+
+    def split(self, nd, spec, ins, op) -> None:
+        """Split(axis, value) / SplitV(value, size_splits, axis) -> ONNX Split."""
+        if op == "Split":
+            axis, data, sizes = self.const_value(ins[0]), ins[1], None
+        else:
+            axis, data, sizes = self.const_value(ins[2]), ins[0], self.const_value(ins[1])
+        spec["op"], spec["inputs"] = "Split", [data]
+        spec["attrs"] = {"axis": int(axis) if axis is not None else 0}
+        n = int(_attr(nd, "num_split", 0)) or (len(sizes) if sizes is not None else 0)
+        if n:
+            spec["outputs"] = [value_name(nd.name, k) for k in range(max(n, len(spec["outputs"])))]
+        if sizes is not None and -1 not in list(sizes):
+            spec["attrs"]["split"] = [int(v) for v in sizes]
 
     def conv(self, nd, spec, fmt, depthwise):
         spec["op"] = "Conv"
@@ -368,6 +527,8 @@ class _Reader:
                                                      loader=load)}
         else:  # a filter that is not a Const (a variable): keep TF's [*k, cin, cout] order
             attrs["filter_layout"] = "HWIM" if depthwise else "HWIO"
+        if not depthwise:
+            attrs["group_from_input"] = 1  # grouped when the filter has fewer input channels
         spec["attrs"] = {k: v for k, v in attrs.items() if v is not None}
 
     def fold_bias(self) -> None:
@@ -410,6 +571,10 @@ class _Reader:
         while v in self.alias:
             v = self.alias[v]
         return v
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
 
 
 def _spatial(vals, fmt):
