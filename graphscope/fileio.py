@@ -1,4 +1,5 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""File helpers shared by every reader and writer: atomic output (write to a temporary file
+beside the target, then rename) and JSON from untrusted files (one clean error)."""
 from __future__ import annotations
 
 import os
@@ -33,3 +34,21 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     with atomic_output(path) as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(path)
+
+
+def parse_json(text, file: str | None = None, what: str = "JSON", line: int | None = None):
+    """``json.loads`` for text from a file: any failure (syntax, nesting deep enough to
+    exhaust the recursion limit, bytes that are not UTF-8) is a ParseError at its place."""
+    import json
+
+    from .errors import ParseError
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"{what} is not valid JSON: {exc.msg}", file=file,
+                         line=exc.lineno if line is None else line, col=exc.colno) from None
+    except RecursionError:
+        raise ParseError(f"{what} is nested too deeply", file=file, line=line) from None
+    except (ValueError, TypeError) as exc:  # undecodable bytes, a non-text value
+        raise ParseError(f"{what} is not valid JSON ({type(exc).__name__}: {exc})", file=file,
+                         line=line) from None

@@ -70,6 +70,7 @@ class WeightData:
         if self._array is None:
             if self._loader is None:
                 raise GraphError("weight has no data (structure-only model)")
+            self._check_declared_size()
             self._array = self._loader()
         return self._array
 
@@ -78,7 +79,22 @@ class WeightData:
         weights that together would not fit in memory (streaming a conversion)."""
         if self._array is not None or self._loader is None:
             return self.array
+        self._check_declared_size()
         return self._loader()
+
+    def _check_declared_size(self) -> None:
+        """A file may declare any shape: refuse one over the memory limit before a loader
+        allocates it (a Const of 2^40 floats written as one repeated value, say)."""
+        from ..bounded import max_memory
+        import numpy as np
+        try:
+            itemsize = np.dtype(self.dtype).itemsize
+        except TypeError:  # bfloat16, float8, strings: count a byte each
+            itemsize = 1
+        if self.size * itemsize > max_memory():
+            raise GraphError(f"a weight of shape {list(self.shape)} ({self.dtype}) declares "
+                             f"{self.size * itemsize:,} bytes, over the memory limit; raise it "
+                             f"with --max-memory if the model really is that large")
 
 
 class Value:

@@ -88,11 +88,8 @@ def graph_from_dict(d: dict, parent: Graph | None = None) -> Graph:
 
 
 def from_json(text: str, file: str | None = None) -> Graph:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno,
-                         col=exc.colno) from None
+    from ..fileio import parse_json
+    doc = parse_json(text, file, "the graph file")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ParseError(f"not a graphscope IR document (expected \"format\": \"{FORMAT}\")",
                          file=file)

@@ -34,9 +34,18 @@ class Preprocess:
 
 
 def concrete_shape(v: Value, batch: int = 1) -> tuple[int, ...]:
+    """The input's shape with symbolic dims set to ``batch``; refused when an array of it
+    would not fit the memory limit (a file may declare any shape)."""
+    from ..bounded import max_memory
     if v.type.shape is None:
         raise UsageError(f"input '{v.name}' has an unknown shape; pass --input-shape")
-    return tuple(d if isinstance(d, int) else batch for d in v.type.shape)
+    shape = tuple(d if isinstance(d, int) else batch for d in v.type.shape)
+    nbytes = int(np.prod(shape, dtype=object)) * 8  # float64 draws before the cast
+    if nbytes > max_memory():
+        raise UsageError(f"input '{v.name}' of shape {list(shape)} needs {nbytes:,} bytes, "
+                         f"over the memory limit; pass a smaller --input-shape (or raise "
+                         f"--max-memory)")
+    return shape
 
 
 def random_input(v: Value, seed: int = 0) -> np.ndarray:

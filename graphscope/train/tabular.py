@@ -7,10 +7,10 @@ are skipped.
 from __future__ import annotations
 
 import csv
-import json
 import math
 
 from ..errors import ParseError
+from ..fileio import parse_json
 from .runs import Run, make_series
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "epoch")
@@ -34,11 +34,7 @@ def read_jsonl(path: str, name: str) -> Run:
             for i, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ParseError(f"not JSON: {exc.msg}", file=path, line=i,
-                                     col=exc.colno) from None
+                obj = parse_json(line, path, "the line", line=i)
                 if not isinstance(obj, dict):
                     raise ParseError("each line must be a JSON object", file=path, line=i)
                 yield i, obj

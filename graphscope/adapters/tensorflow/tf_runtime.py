@@ -3,7 +3,6 @@ model or function into a frozen GraphDef, reading a SavedModel's variable values
 SavedModel's graph and signatures is plain protobuf."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...errors import ParseError, UnsafeModelError, UsageError, require
@@ -37,10 +36,8 @@ def keras_file_config(path: Path) -> dict:
         if text is None:
             raise ParseError("HDF5 file has no model config (a weights-only file? save the "
                              "whole model with model.save('x.h5'))", file=str(path))
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise ParseError(f"model config is not valid JSON ({exc})", file=str(path)) from None
+    from ...fileio import parse_json
+    return parse_json(text, str(path), "the model config")
 
 
 def lambda_layers(config) -> list[str]:
