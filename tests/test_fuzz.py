@@ -14,8 +14,8 @@ from tests.zoo.fuzz_seeds import FORMATS
 
 # cases per format in CI: a few hundred where a case costs milliseconds, fewer where every
 # case loads a framework's archive (torch.export, Keras)
-QUICK = {"onnx": 300, "prototxt": 300, "caffemodel": 300, "graphdef": 200, "savedmodel": 60,
-         "keras": 100, "h5": 100, "pt2": 50, "torchscript": 100, "checkpoint": 150,
+QUICK = {"onnx": 300, "prototxt": 300, "caffemodel": 300, "graphdef": 300, "savedmodel": 100,
+         "keras": 60, "h5": 60, "pt2": 40, "torchscript": 100, "checkpoint": 150,
          "state_dict": 150, "events": 300, "caffe_log": 300, "csv": 300, "jsonl": 300}
 
 
