@@ -84,3 +84,21 @@ def test_deeply_nested_keras_config(tmp_path):
         z.writestr("metadata.json", "{}")
     line = _one_error_line(run_cli("info", p))
     assert str(p) in line
+
+
+@pytest.mark.parametrize("field,marker", [("graph.name", b"GRAPHNAME"),
+                                          ("graph.node[0].name", b"NODENAME0"),
+                                          ("graph.node[0].doc_string", b"NODEDOC00"),
+                                          ("producer_name", b"PRODUCER0")])
+def test_onnx_strings_that_are_not_utf8_name_their_field(tmp_path, field, marker):
+    node = helper.make_node("Relu", ["x"], ["y"], name="NODENAME0", doc_string="NODEDOC00")
+    g = helper.make_graph([node], "GRAPHNAME",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    m = helper.make_model(g, producer_name="PRODUCER0")
+    data = m.SerializeToString()
+    assert data.count(marker) == 1
+    p = tmp_path / "m.onnx"
+    p.write_bytes(data.replace(marker, b"\xff" + marker[1:]))  # same length: still protobuf
+    line = _one_error_line(run_cli("info", p))
+    assert f"{field} is not UTF-8 text" in line and str(p) in line

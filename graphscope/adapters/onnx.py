@@ -36,7 +36,7 @@ def load(source, **options) -> Graph:
         raise ParseError("not a valid ONNX model (no graph or no ir_version; truncated or not "
                          "an ONNX file?)", file=where)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-    check_text(model.graph, where)
+    check_model_text(model, where)
     reader = _Reader(onnx, base_dir, where, raw_spans)
     graph = reader.graph(model.graph, None)
     graph.metadata.update({
@@ -66,20 +66,38 @@ def tensor_error(name: str, exc: Exception, where: str | None) -> ParseError:
                       f"{text[:200]})", file=where)
 
 
+def _not_text(field: str, value, where: str | None) -> ParseError:
+    return ParseError(f"{field} is not UTF-8 text ({bytes(value)[:40]!r}); the file is "
+                      f"corrupt", file=where)
+
+
+def check_model_text(model, where: str | None) -> None:
+    """The model's own strings, its opsets' domains, then its graph (check_text)."""
+    for field in ("producer_name", "producer_version", "domain", "doc_string"):
+        if type(getattr(model, field)) is bytes:
+            raise _not_text(field, getattr(model, field), where)
+    for i, o in enumerate(model.opset_import):
+        if type(o.domain) is bytes:
+            raise _not_text(f"opset_import[{i}].domain", o.domain, where)
+    check_text(model.graph, where)
+
+
 def check_text(gp, where: str | None, path: str = "graph") -> None:
     """protobuf hands back a string field that is not valid UTF-8 as bytes (ONNX is proto2,
     which does not validate them): refuse it here, naming the field, before a name that is
     bytes reaches code that expects text."""
     def bad(field: str, value) -> None:
-        raise ParseError(f"{field} is not UTF-8 text ({bytes(value)[:40]!r}); the file is "
-                         f"corrupt", file=where)
+        raise _not_text(field, value, where)
 
+    for field in ("name", "doc_string"):
+        if type(getattr(gp, field)) is bytes:
+            bad(f"{path}.{field}", getattr(gp, field))
     for kind in ("input", "output", "value_info", "initializer"):
         for i, item in enumerate(getattr(gp, kind)):
             if type(item.name) is bytes:
                 bad(f"{path}.{kind}[{i}].name", item.name)
     for i, n in enumerate(gp.node):
-        for field in ("name", "op_type", "domain"):
+        for field in ("name", "op_type", "domain", "doc_string"):
             if type(getattr(n, field)) is bytes:
                 bad(f"{path}.node[{i}].{field}", getattr(n, field))
         for field in ("input", "output"):
