@@ -146,6 +146,9 @@ def _add_global_options(p: argparse.ArgumentParser, on_subcommand: bool) -> None
     g.add_argument("--debug", action="store_true",
                    default=argparse.SUPPRESS if on_subcommand else False,
                    help="show tracebacks on errors")
+    g.add_argument("--quiet", "-q", action="store_true",
+                   default=argparse.SUPPRESS if on_subcommand else False,
+                   help="print no warnings and no progress (errors still print)")
     g.add_argument("--timeout", type=float, metavar="SECONDS", default=unset,
                    help="time limit for readers of untrusted files that run in a child "
                         "process, e.g. HDF5 (default 30; env GRAPHSCOPE_TIMEOUT)")
@@ -309,7 +312,8 @@ def cmd_probe(args) -> int:
     result = probe(graph, args.input, layers=args.layers, preprocess=_preprocess(args, graph),
                    seed=args.seed, k=args.top_k, backend=args.backend)
     for err in result.errors:
-        print(f"graphscope: warning: {err}", file=sys.stderr)
+        if not _QUIET:
+            print(f"graphscope: warning: {err}", file=sys.stderr)
     if args.json_out:
         import json
         write_atomic(args.json_out, json.dumps(result.to_dict(), indent=1) + "\n")
@@ -334,8 +338,15 @@ def _apply_limits(args) -> None:
                memory=None if memory is None else parse_size(memory, "--max-memory"))
 
 
+_QUIET = False
+
+
 def _warn(graph) -> None:
-    for w in graph.metadata.get("warnings", []):
+    """The graph's warnings on stderr, identical ones collapsed (none with --quiet)."""
+    from .messages import group_warnings
+    if _QUIET:
+        return
+    for w in group_warnings(graph.metadata.get("warnings", [])):
         print(f"graphscope: warning: {w}", file=sys.stderr)
 
 
@@ -344,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _apply_limits(args)
+        global _QUIET
+        _QUIET = args.quiet
         if args.command is None:
             build_parser().print_help()
             return 2

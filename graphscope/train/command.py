@@ -7,6 +7,7 @@ import sys
 
 from ..errors import UsageError
 from ..fileio import write_atomic
+from ..messages import group_warnings
 
 
 def add_arguments(t) -> None:
@@ -31,9 +32,9 @@ def run(args) -> int:
         print(f"graphscope: error: {exc}", file=sys.stderr)
     bad = bool(errors)
     for r in runs:
-        for w in r.warnings:
-            print(f"graphscope: warning: {w}", file=sys.stderr)
-            bad = True       # a truncated file is bad input too, though its data is kept
+        bad = bad or bool(r.warnings)  # a truncated file is bad input too, though its data
+        for w in ([] if getattr(args, "quiet", False) else group_warnings(r.warnings)):
+            print(f"graphscope: warning: {w}", file=sys.stderr)  # is kept
     if runs:
         if args.json:
             doc = {"runs": [r.to_json() for r in runs]}
