@@ -193,7 +193,13 @@ class _Reader:
                 shp = nd.attr["shape"].shape if "shape" in nd.attr else None
                 g.add_input(nd.name, TensorType(dtype, None if shp is None else shape_of(shp)))
             elif nd.op not in ("Const",) and nd.op not in SKIP_OPS and nd.name not in self.alias:
-                self.specs.append(self.translate(nd))
+                try:
+                    self.specs.append(self.translate(nd))
+                except (IndexError, KeyError, ValueError, TypeError) as exc:
+                    # a node whose attributes or constant inputs do not fit its op (a kernel
+                    # of the wrong rank, say): the file's fault, named at the node
+                    self.fail(f"node '{nd.name}' ({nd.op}) does not fit its op "
+                              f"({type(exc).__name__}: {str(exc)[:200]})")
         self.fold_bias()
         consumed: set[str] = set()
         for s in self.specs:
@@ -574,7 +580,7 @@ class _Reader:
 
 
 def _join(prefix: str, name: str) -> str:
-    return f"{prefix}/{name}" if prefix else name
+    return f"{prefix}/{name}" if prefix and name else prefix or name
 
 
 def _spatial(vals, fmt):
