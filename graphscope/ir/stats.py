@@ -88,23 +88,30 @@ NORM_THROUGH = {"Mul", "Add", "Max", "Reciprocal", "Identity", "Reshape", "Unsqu
 
 @mac_rule("Mul", "Div")
 def _norm_scale(node: Node):
-    y = _n(_shape(node.outputs[0]))
+    y = _shape(node.outputs[0])
     factors = node.inputs[1:2] if node.op == "Div" else node.inputs[:2]
     for v in factors:
-        n = _n(_shape(v))
-        if n is not None and y is not None and n < y and _from_norm_root(v, y, 4):
-            return y
+        if _broadcast_to(_shape(v), y) and _from_norm_root(v, y, 4):
+            return _n(y)
     return 0
 
 
-def _from_norm_root(v, full: int, depth: int) -> bool:
+def _broadcast_to(shape, out) -> bool:
+    """``shape`` is a smaller factor broadcast over ``out`` (per channel, per position)."""
+    if shape is None or out is None or _n(out) is None:
+        return False
+    padded = (1,) * (len(out) - len(shape)) + tuple(shape)
+    return len(shape) <= len(out) and padded != tuple(out)
+
+
+def _from_norm_root(v, out, depth: int) -> bool:
     p = v.producer if v is not None else None
     if p is None or depth == 0:
         return False
     if p.op in NORM_ROOTS:
         return True
     return p.op in NORM_THROUGH and any(
-        (_n(_shape(i)) or full) < full and _from_norm_root(i, full, depth - 1)
+        _broadcast_to(_shape(i), out) and _from_norm_root(i, out, depth - 1)
         for i in p.inputs if i is not None)
 
 

@@ -87,3 +87,96 @@ def frozen_graphdef(model) -> bytes:
 
 
 FUNCTIONAL = {"small_cnn": small_cnn, "multi_io": multi_io, "lstm": lstm}
+
+
+def with_ops():
+    """Bare keras.ops calls in a functional model: `x + 3.0` (MobileNetV3's hard-sigmoid),
+    a product of two tensors, a subtraction from a constant and an ops.reshape."""
+    k = _keras()
+    inp = k.Input((4,), name="x")
+    y = k.layers.Dense(6, name="d")(inp)
+    h = y + 3.0
+    z = h * y
+    z = 1.0 - z
+    z = k.ops.reshape(z, (-1, 2, 3))
+    return k.Model(inp, z, name="with_ops")
+
+
+def _layer_scale_class():
+    """A subclassed layer graphscope does not know (like ConvNeXt's LayerScale): it must be
+    drawn with its config and weights, its shape taken from what Keras recorded."""
+    k = _keras()
+
+    @k.saving.register_keras_serializable(package="graphscope_tests")
+    class ScaleByVector(k.layers.Layer):
+        def __init__(self, init=1e-6, **kw):
+            super().__init__(**kw)
+            self.init = init
+
+        def build(self, shape):
+            self.gamma = self.add_weight(shape=(shape[-1],), name="gamma",
+                                         initializer=k.initializers.Constant(self.init))
+
+        def call(self, x):
+            return x * self.gamma
+
+        def get_config(self):
+            return {**super().get_config(), "init": self.init}
+    return ScaleByVector
+
+
+def mini_convnext(size: int = 32):
+    """A ConvNeXt block in small: grouped 7x7 conv, LayerNorm, Dense on NHWC (Tensordot),
+    GELU (Erfc), a custom scale layer and the residual `inputs + x` as a bare keras.ops add."""
+    k = _keras()
+    L = k.layers
+    Scale = _layer_scale_class()
+    inp = k.Input((size, size, 3), name="img")
+    x = L.Normalization(mean=[0.5, 0.4, 0.3], variance=[0.1, 0.2, 0.3], name="prenorm")(inp)
+    x = L.Conv2D(16, 4, strides=4, name="stem")(x)
+    r = x
+    x = L.Conv2D(16, 7, padding="same", groups=16, name="dw")(x)
+    x = L.LayerNormalization(epsilon=1e-6, name="ln")(x)
+    x = L.Dense(64, name="pw1")(x)
+    x = L.Activation("gelu", name="gelu")(x)
+    x = L.Dense(16, name="pw2")(x)
+    x = Scale(name="scale")(x)
+    x = r + x
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    return k.Model(inp, L.Dense(5, name="head")(x), name="mini_convnext")
+
+
+def mobilenet_v3_small(size: int = 32):
+    return _keras().applications.MobileNetV3Small(input_shape=(size, size, 3), weights=None)
+
+
+def efficientnet_b0(size: int = 32):
+    return _keras().applications.EfficientNetB0(input_shape=(size, size, 3), weights=None)
+
+
+def tf_shape_ops():
+    """A tf.function using the TF ops whose shapes graphscope folds or infers itself:
+    StridedSlice with every mask, Pack/Unpack, Tensordot, SpaceToBatchND, conv transpose,
+    Einsum, resize, MirrorPad, Split, Erfc, Rsqrt, SquaredDifference. Returns the function
+    (input [None, 8, 8, 4])."""
+    import tensorflow as tf
+    w = tf.constant(0.5, shape=(4, 6))
+    f = tf.constant(0.1, shape=(3, 3, 5, 4))   # conv transpose: [kh, kw, out, in]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 4], tf.float32, name="x")])
+    def fn(x):
+        a = x[:, 1:, ..., ::2]                     # begin/end masks, ellipsis, stride
+        b = x[..., 0]                              # shrink
+        c = x[:, tf.newaxis, :4]                   # new axis
+        d = tf.tensordot(x, w, axes=[[3], [0]])    # computed reshape targets
+        parts = tf.unstack(x, axis=3)
+        e = tf.stack(parts[:2], axis=1)
+        s2b = tf.space_to_batch_nd(x, [2, 2], [[0, 0], [0, 0]])
+        up = tf.nn.conv2d_transpose(x, f, tf.stack([tf.shape(x)[0], 16, 16, 5]), 2)
+        ein = tf.einsum("bhwc,cd->bhwd", x, w)
+        r = tf.image.resize(x, (12, 10))
+        m = tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]], mode="REFLECT")
+        s1, s2 = tf.split(x, [1, 3], axis=3)
+        g = tf.math.erfc(x) + tf.math.rsqrt(tf.abs(x) + 1.0) + tf.math.squared_difference(x, 1.0)
+        return a, b, c, d, e, s2b, up, ein, r, m, s1, s2, g
+    return fn

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import ParseError, UsageError
+from ...errors import MissingDependencyError, ParseError, UsageError
 
 FORMAT = "tensorflow"
 DESCRIPTION = "TensorFlow/Keras (.keras, .h5, frozen GraphDef .pb/.pbtxt, SavedModel dir)"
@@ -82,8 +82,17 @@ def _load_path(path: Path, level, signature, trust, input_shapes):
     if level == "layers" and not lambdas:  # the fast path: the file's config, no TensorFlow
         from .keras_config import read
         g = read(path, config)
-        if g is not None:
+        if g is not None and not g.metadata.get("incomplete"):
             return g
+        if g is not None:  # some shapes unknown: Keras may know them
+            try:
+                model = tf_runtime.load_keras_file(path, trust=trust, config=config)
+            except (ParseError, UsageError, MissingDependencyError) as exc:
+                g.metadata.setdefault("warnings", []).append(
+                    f"Keras cannot load the file ({exc.message}); drawn from its config, "
+                    f"shapes unknown after: {', '.join(g.metadata['incomplete'][:3])}")
+                return g
+            return _load_object(model, level, input_shapes, where=str(path))
     model = tf_runtime.load_keras_file(path, trust=trust, config=config)
     return _load_object(model, level, input_shapes, where=str(path))
 

@@ -36,8 +36,9 @@ def walk(path: str) -> int:
             with zipfile.ZipFile(p) as z:
                 if WEIGHTS_MEMBER not in z.namelist():
                     return 0  # a weightless model; the adapter says what is missing
-                with z.open(WEIGHTS_MEMBER) as member, h5py.File(member, "r") as f:
-                    return _visit(f)
+            from .h5 import open_keras_weights  # seeks in the archive: zipfile's member
+            with open_keras_weights(p) as member, h5py.File(member, "r") as f:  # is slow
+                return _visit(f)
         except zipfile.BadZipFile as exc:
             raise ParseError(f"not a valid .keras archive ({exc})") from None
     with h5py.File(p, "r") as f:

@@ -6,9 +6,10 @@ shared layers are all there, and the weights' names and shapes come from the HDF
 (h5.py; values read on demand). The nodes are the same as KerasReader makes from a live
 model (both go through keras_layers.GraphBuilder/translate).
 
-``read`` returns None when the config is not enough (a Keras layer class we do not map whose
-shape we cannot tell, an RNN layer, a subclassed model): the caller then loads the file with
-Keras. Nothing from the file is ever executed here.
+``read`` returns None when the config is not enough (an RNN layer, a subclassed model, a
+config we do not follow), and a graph marked ``incomplete`` when some output shape is not
+known (an op we have no rule for at a model output): the caller then loads the file with
+Keras, and keeps this graph if Keras cannot. Nothing from the file is ever executed here.
 """
 from __future__ import annotations
 
@@ -82,10 +83,11 @@ class _ConfigReader(GraphBuilder):
                     v.type = self.recorded[v.name]
         from ...ir.shapes import infer_shapes
         infer_shapes(self.graph)
-        if any(v.type.shape is None or None in v.type.shape
-               for n in self.graph.nodes for v in n.outputs):
-            raise NotEnough("a shape the config does not give")
+        missing = [n.name for n in self.graph.nodes for v in n.outputs
+                   if v.type.shape is None or None in v.type.shape]
         self.graph.metadata.update(producer="keras", level="layers", reader="config")
+        if missing:  # Keras may know them; if it cannot read the file, this graph is drawn
+            self.graph.metadata["incomplete"] = missing
         return self.graph
 
     # -- one model (top level or nested) ---------------------------------------------------------
@@ -154,7 +156,10 @@ class _ConfigReader(GraphBuilder):
                 values[(_name(layer), i, k)] = v
             return
         module = layer.get("module") or ""
-        operation = module.startswith("keras.src.ops")
+        # a keras.ops call: its module says so (.keras); a legacy .h5 has no module, but only
+        # layers have a 'trainable' entry in their config
+        operation = module.startswith("keras.src.ops") or (
+            not module and "trainable" not in (layer.get("config") or {}))
         if operation:
             srcs = [values[_history(a)] if _is_tensor(a) else a for a in _flat(args)
                     if _is_tensor(a) or (isinstance(a, (int, float)) and not isinstance(a, bool))]
@@ -192,7 +197,7 @@ class _ConfigReader(GraphBuilder):
 
     def layer_call(self, layer: dict, srcs: list, n_out: int, namespace: str, rank: int,
                    operation: bool = False):
-        cls, cfg = layer["class_name"], layer.get("config") or {}
+        cls, cfg = layer["class_name"].split(">")[-1], layer.get("config") or {}
         if cls in NEEDS_KERAS:
             raise NotEnough(f"layer class {cls}")
         if cls == "Activation" and cfg.get("activation") not in ACTIVATIONS:

@@ -35,7 +35,10 @@ OPERATIONS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "Divide": "Div
               "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Relu": "Relu", "Erf": "Erf",
               "Matmul": "MatMul", "Softmax": "Softmax", "Gelu": "Gelu", "Silu": "Swish",
               "HardSigmoid": "HardSigmoid", "HardSilu": "HardSwish", "Reciprocal": "Reciprocal",
-              "Rsqrt": "tf.Rsqrt", "Square": "tf.Square", "Identity": "Identity"}
+              "Rsqrt": "tf.Rsqrt", "Square": "tf.Square", "Identity": "Identity",
+              "Reshape": "Reshape", "Transpose": "Transpose", "Mean": "ReduceMean",
+              "Sum": "ReduceSum", "Max": "ReduceMax", "Min": "ReduceMin",
+              "ExpandDims": "Unsqueeze", "Squeeze": "Squeeze", "Concatenate": "Concat"}
 # the variables a layer saves, in order (a .keras file keeps only their index)
 VAR_NAMES = {"Dense": ["kernel", "bias"], "EinsumDense": ["kernel", "bias"],
              "SeparableConv1D": ["depthwise_kernel", "pointwise_kernel", "bias"],
@@ -385,6 +388,20 @@ def _operation_attrs(cls: str, cfg: dict) -> dict:
     if cls == "Softmax":
         axis = cfg.get("axis", -1)
         return {"axis": axis if isinstance(axis, int) else -1}
+    axis = cfg.get("axis")
+    axes = None if axis is None else list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if cls == "Reshape" and cfg.get("newshape") is not None:
+        return {"shape": list(cfg["newshape"]) if isinstance(cfg["newshape"], (list, tuple))
+                else [cfg["newshape"]]}
+    if cls == "Transpose" and cfg.get("axes") is not None:
+        return {"perm": list(cfg["axes"])}
+    if cls in ("Mean", "Sum", "Max", "Min"):
+        return {"keepdims": int(bool(cfg.get("keepdims")))} | ({} if axes is None
+                                                              else {"axes": axes})
+    if cls in ("ExpandDims", "Squeeze") and axes is not None:
+        return {"axes": axes}
+    if cls == "Concatenate":
+        return {"axis": axis if isinstance(axis, int) else 0}
     return {k: v for k, v in plain_config(cfg).items() if k != "name"}
 
 
