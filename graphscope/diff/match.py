@@ -12,7 +12,10 @@ pairs); nothing compares all pairs of nodes. The phases, strongest evidence firs
    two matched values pair up when op, attributes and shapes agree, then by op alone when
    exactly one candidate is left on each side; graph inputs and outputs seed it;
 6. unique signature: an (op, attributes, shapes) key found once on each side;
-7. fusion: an unmatched node next to a group whose other side carries its namespace (an
+7. runs: a chain of unmatched nodes between two matches, and one between the same two
+   matches on the other side, is the same computation: pairs in order when the ops agree
+   (or both are one node), else one group (GlobalAveragePool+Flatten = ReduceMean+Reshape);
+8. fusion: an unmatched node next to a group whose other side carries its namespace (an
    exporter fused BatchNorm into the Conv before it, keeping the BatchNorm's module path)
    joins that group.
 """
@@ -118,6 +121,8 @@ class Matcher:
         self.by_key(strict_sig, "signature")
         self.propagate()
         self.absorb_fused()
+        self.by_runs()
+        self.propagate()
         self.matches.sort(key=lambda m: self.pos[id(m.a[0])] if m.a else 0)
         return self.matches
 
@@ -227,6 +232,35 @@ class Matcher:
                     for na, nb in zip(la, lb):
                         self.pair([na], [nb], "structure")
 
+    def by_runs(self) -> None:
+        """Chains of free nodes with the same matches on either end (see the docstring)."""
+        runs_b: dict = defaultdict(list)
+        for n in self.b_nodes:
+            if self.free_b(n) and not any(v.producer is not None and self.free_b(v.producer)
+                                          for v in _data_inputs(n)):
+                run = _chain(n, self.free_b)
+                before, after = _ends(run, self.of_b)
+                if before is not None:
+                    runs_b[(id(before), id(after))].append(run)
+        for n in self.a_nodes:
+            if not self.free_a(n) or any(v.producer is not None and self.free_a(v.producer)
+                                         for v in _data_inputs(n)):
+                continue
+            run = _chain(n, self.free_a)
+            before, after = _ends(run, self.of_a)
+            other = runs_b.get((id(before), id(after))) if before is not None else None
+            if not other or len(other) != 1:
+                continue
+            run_b = other.pop()
+            if any(not self.free_b(x) for x in run_b):
+                continue
+            if len(run) == len(run_b) and (len(run) == 1 or all(
+                    x.op == y.op for x, y in zip(run, run_b))):
+                for x, y in zip(run, run_b):
+                    self.pair([x], [y], "structure")
+            else:
+                self.pair(run, run_b, "run")
+
     def absorb_fused(self) -> None:
         """A free node whose neighbour's match, on the other side, carries its namespace."""
         for nodes, free, of_self, side in ((self.a_nodes, self.free_a, self.of_a, "a"),
@@ -243,6 +277,27 @@ class Matcher:
                         self.join(m, a=[n] if side == "a" else [], b=[n] if side == "b" else [])
                         m.how = "fused" if m.how != "provenance" else m.how
                         break
+
+
+def _chain(start: Node, free) -> list[Node]:
+    """Free nodes from ``start`` along single-consumer, single-input links."""
+    run = [start]
+    while True:
+        outs = [c for v in run[-1].outputs for c in v.consumers]
+        if len(outs) != 1 or not free(outs[0]) or len(_data_inputs(outs[0])) != 1:
+            return run
+        run.append(outs[0])
+
+
+def _ends(run: list[Node], of: dict) -> tuple:
+    """The matches before and after a run (None unless exactly one each)."""
+    before = {id(of[id(v.producer)]): of[id(v.producer)] for v in _data_inputs(run[0])
+              if v.producer is not None and id(v.producer) in of}
+    after = {id(of[id(c)]): of[id(c)] for v in run[-1].outputs for c in v.consumers
+             if id(c) in of}
+    if len(before) != 1 or len(after) != 1:
+        return None, None
+    return next(iter(before.values())), next(iter(after.values()))
 
 
 def _unique(nodes):
