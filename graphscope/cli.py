@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--backend", choices=("onnxruntime", "torch"), default="onnxruntime",
                     help="run through onnxruntime (default; CUDA when available) or torch")
     _add_preprocess_options(pr)
+    _add_diff_parser(sub)
     for command in sub.choices.values():  # accepted before or after the subcommand
         _add_global_options(command, on_subcommand=True)
     return p
@@ -325,6 +326,16 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def _add_diff_parser(sub) -> None:
+    from .diff.command import add_parser
+    add_parser(sub)
+
+
+def cmd_diff(args) -> int:
+    from .diff.command import run
+    return run(args)
+
+
 def cmd_formats(args) -> int:
     from .formats import formats_table
     sys.stdout.write(formats_table())
@@ -362,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return {"render": cmd_render, "info": cmd_info, "formats": cmd_formats,
                 "train": cmd_train, "probe": cmd_probe,
-                "convert": cmd_convert, "explain": cmd_explain}[args.command](args)
+                "convert": cmd_convert, "explain": cmd_explain,
+                "diff": cmd_diff}[args.command](args)
     except GraphscopeError as exc:
         if debug:
             raise
