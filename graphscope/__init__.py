@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 # the modules) are what `graphscope.convert` names. Both are light: no framework imports.
 from . import convert as _convert_package  # noqa: E402,F401
 from . import explain as _explain_package  # noqa: E402,F401
+from . import diff as _diff_package  # noqa: E402,F401
 
 
 def load(source, **options) -> Graph:
@@ -64,6 +65,14 @@ def convert(source, to: str | None = None, output=None, **options):
     return result
 
 
+def diff(a, b, weights: bool = False, **options):
+    """What changed between two models (paths, live models or Graphs, any two formats):
+    matched nodes with their changes, nodes only in A or B (see docs/diff.md). Returns a
+    DiffResult: ``.to_dict()``, ``.text()``, ``.render_html(path)``, ``.summary``."""
+    from .diff import diff as _diff
+    return _diff(a, b, weights=weights, **options)
+
+
 def explain(model, input="random", method: str = "saliency", **options):
     """Explain one prediction (see graphscope.explain.METHODS); returns an ExplainResult with
     ``.map`` (H x W at input resolution) and ``.attributions`` (input-shaped, where the method
@@ -72,6 +81,6 @@ def explain(model, input="random", method: str = "saliency", **options):
     return _explain(model, input, method=method, **options)
 
 
-__all__ = ["load", "render", "info", "probe", "convert", "explain", "record", "Graph", "Node",
-           "TensorType", "Value", "GraphscopeError", "ParseError", "GraphError", "ShapeError",
-           "UnsupportedError", "__version__"]
+__all__ = ["load", "render", "info", "probe", "convert", "explain", "record", "diff", "Graph",
+           "Node", "TensorType", "Value", "GraphscopeError", "ParseError", "GraphError",
+           "ShapeError", "UnsupportedError", "__version__"]
