@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--embed", action="store_true",
                    help="html: write a fragment (no <html> wrapper) to paste into a page")
 
+    r.add_argument("more_models", nargs="*", metavar="MODEL",
+                   help="more models: each is rendered into the folder given with -o DIR/")
+    r.add_argument("--watch", action="store_true",
+                   help="render again whenever a model file changes (Ctrl-C stops)")
+
+    v = sub.add_parser("view", help="open a model in the HTML viewer (default browser)")
+    _add_load_options(v)
+    v.add_argument("--no-browser", action="store_true", help="only print the page's path")
+    v.add_argument("--serve", action="store_true",
+                   help="serve the page on 127.0.0.1 (for SSH port forwarding)")
+    v.add_argument("--port", type=int, default=8080, help="--serve's port (0: any free one)")
+    v.add_argument("--depth", type=int, metavar="N", help="namespaces folded below depth N")
+
     i = sub.add_parser("info", help="per-layer table: output shapes, params, MACs")
     _add_load_options(i)
     i.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -220,11 +233,48 @@ def _load(args, forgiving: bool = False):
 
 
 def cmd_render(args) -> int:
+    models = [args.model, *args.more_models]
+    folder = _output_folder(args.output, len(models))
+    bad = 0
+    for model in models:
+        try:  # lenet.onnx and lenet.prototxt into one folder: both kept, by full name
+            print(_render_one(args, model, folder, _stem_name(model, models)))
+        except GraphscopeError as exc:  # one bad model of several: say so, render the rest
+            if len(models) == 1 and not args.watch:
+                raise
+            print(f"graphscope: error: {exc}", file=sys.stderr)
+            bad += 1
+    if args.watch:
+        return _watch(args, models, folder)
+    return 2 if bad else 0
+
+
+def _output_folder(output: str | None, n_models: int) -> Path | None:
+    """-o DIR/ (or an existing folder) renders each model into it as DIR/<name>.<format>."""
+    if output and (output.endswith(("/", "\\")) or Path(output).is_dir()):
+        Path(output).mkdir(parents=True, exist_ok=True)
+        return Path(output)
+    if n_models > 1 and output:
+        raise UsageError(f"several models need -o to name a folder (ending in '/'), not "
+                         f"'{output}'")
+    return None
+
+
+def _render_one(args, model: str, folder: Path | None, name: str | None = None) -> Path:
+    """Render ``model``: to -o, or into ``folder`` as <name>.<format>, or beside it."""
     from .renderers import RENDERERS, format_for_path, render
-    fmt = args.out_format or (format_for_path(args.output) if args.output else "svg")
-    out = args.output or str(Path(args.model).with_suffix(RENDERERS[fmt][2]))
-    if Path(out).resolve() == Path(args.model).resolve():
+    output = None if folder is not None else args.output
+    fmt = args.out_format or (format_for_path(output) if output else "svg")
+    suffix = RENDERERS[fmt][2]
+    if output:
+        out = output
+    elif folder is not None:
+        out = str(folder / ((name or Path(model).stem) + suffix))
+    else:
+        out = str(Path(model).with_suffix(suffix))
+    if Path(out).resolve() == Path(model).resolve():
         raise UsageError(f"the output '{out}' would overwrite the model; pass -o")
+    args.model = model
     graph = _load(args, forgiving=True)
     _warn(graph)
     options = {"rankdir": args.rankdir, "depth": args.depth, "theme": args.theme}
@@ -232,8 +282,57 @@ def cmd_render(args) -> int:
         options["blobs"] = True
     if args.embed:
         options["embed"] = True
-    path = render(graph, out, format=fmt, **options)
-    print(path)
+    return render(graph, out, format=fmt, **options)
+
+
+def _stem_name(model: str, models: list[str]) -> str:
+    stems = [Path(m).stem for m in models]
+    return Path(model).name if stems.count(Path(model).stem) > 1 else Path(model).stem
+
+
+def _watch(args, models: list[str], folder: Path | None, interval: float = 0.5) -> int:
+    """Render a model again each time its file (or folder) changes, until interrupted."""
+    import time
+
+    def stamp(m):
+        try:
+            return Path(m).stat().st_mtime_ns
+        except OSError:
+            return None
+    seen = {m: stamp(m) for m in models}
+    print(f"graphscope: watching {len(models)} file(s); Ctrl-C stops", file=sys.stderr,
+          flush=True)
+    while True:
+        time.sleep(interval)
+        for m in models:
+            now = stamp(m)
+            if now == seen[m] or now is None:
+                continue
+            seen[m] = now
+            try:
+                print(_render_one(args, m, folder, _stem_name(m, models)), flush=True)
+            except GraphscopeError as exc:  # keep watching: the user is mid-edit
+                print(f"graphscope: error: {exc}", file=sys.stderr, flush=True)
+
+
+def cmd_view(args) -> int:
+    from .view import make_server, open_in_browser, write_page
+    graph = _load(args, forgiving=True)
+    _warn(graph)
+    page = write_page(graph, depth=args.depth)
+    if args.serve:
+        server = make_server(page, args.port)
+        host, port = server.server_address[:2]
+        print(f"serving {page.name} at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return 0
+    print(page, flush=True)
+    if not args.no_browser and not open_in_browser(page):
+        print("graphscope: note: no browser could be started; open the path above",
+              file=sys.stderr)
     return 0
 
 
@@ -371,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             build_parser().print_help()
             return 2
-        return {"render": cmd_render, "info": cmd_info, "formats": cmd_formats,
+        return {"render": cmd_render, "view": cmd_view, "info": cmd_info, "formats": cmd_formats,
                 "train": cmd_train, "probe": cmd_probe,
                 "convert": cmd_convert, "explain": cmd_explain,
                 "diff": cmd_diff}[args.command](args)
