@@ -21,7 +21,7 @@ pairs); nothing compares all pairs of nodes. The phases, strongest evidence firs
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, Node, Value
@@ -72,7 +72,7 @@ class Matcher:
         self.of_a: dict[int, Match] = {}  # id(node) -> its match
         self.of_b: dict[int, Match] = {}
         self.matches: list[Match] = []
-        self.queue: list[tuple[Value, Value]] = []
+        self.queue: deque[tuple[Value, Value]] = deque()
 
     # -- bookkeeping ---------------------------------------------------------------------
     def free_a(self, n: Node) -> bool:
@@ -199,20 +199,29 @@ class Matcher:
                 self.queue += zip(_boundary_outputs(m.a), _boundary_outputs(m.b))
 
     def propagate(self) -> None:
+        """Forward first (consumers of matched values), breadth first from the inputs; a
+        backward step (the producers of a matched value) only when nothing moves forward:
+        otherwise an inserted node could take the place of the node it follows."""
         seen: set[tuple[int, int]] = set()
-        while self.queue:
-            va, vb = self.queue.pop()
-            if (id(va), id(vb)) in seen:
-                continue
-            seen.add((id(va), id(vb)))
+        backlog: list[tuple[Value, Value]] = []
+        while True:
+            while self.queue:
+                va, vb = self.queue.popleft()
+                if (id(va), id(vb)) in seen:
+                    continue
+                seen.add((id(va), id(vb)))
+                backlog.append((va, vb))
+                ca = [n for n in _unique(va.consumers) if self.free_a(n)]
+                cb = [n for n in _unique(vb.consumers) if self.free_b(n)]
+                if ca and cb:
+                    self._pair_lists(ca, cb)
+            if not backlog:
+                return
+            va, vb = backlog.pop()
             pa, pb = va.producer, vb.producer
             if pa is not None and pb is not None and self.free_a(pa) and self.free_b(pb) \
                     and pa.op == pb.op:
                 self.pair([pa], [pb], "structure")
-            ca = [n for n in _unique(va.consumers) if self.free_a(n)]
-            cb = [n for n in _unique(vb.consumers) if self.free_b(n)]
-            if ca and cb:
-                self._pair_lists(ca, cb)
 
     def _pair_lists(self, ca: list[Node], cb: list[Node]) -> None:
         """Consumers of two matched values: equal signatures pair in order, then what is
