@@ -3,7 +3,8 @@
 Each timing is a fresh process (as a user runs it), best of --repeat:
   peers: python -c 'import keras; keras.saving.load_model(resnet50.keras)'  (TF import + load)
          python -c 'import tensorflow as tf; tf.saved_model.load(resnet50_sm)'
-  ours:  graphscope info resnet50.keras             (layer graph; needs TF to read .keras)
+  ours:  graphscope info resnet50.keras / .h5       (layer graph from the file's config and
+                                                     HDF5 index: no TensorFlow import)
          graphscope render resnet50.pb -o x.dot     (frozen op graph, no TF import at all)
          graphscope render resnet50.pb -o x.svg     (same, with Graphviz layout)
          graphscope render resnet50_sm -o x.svg     (SavedModel, no TF import at all)
@@ -41,6 +42,7 @@ def main():
     d = Path(tempfile.mkdtemp(prefix="bench_tf_"))
     model = zoo.resnet50()
     model.save(d / "resnet50.keras")
+    model.save(d / "resnet50.h5")
     (d / "resnet50.pb").write_bytes(zoo.frozen_graphdef(model))
     model.export(d / "resnet50_sm", verbose=False)
 
@@ -68,6 +70,7 @@ def main():
 
     ours("graphscope info resnet50.keras", ["info", str(d / "resnet50.keras")],
          keras_name, keras_peer)
+    ours("graphscope info resnet50.h5", ["info", str(d / "resnet50.h5")], keras_name, keras_peer)
     ours("graphscope info resnet50_sm", ["info", str(d / "resnet50_sm")], sm_name, sm_peer)
     ours("graphscope render resnet50.pb -o .dot",
          ["render", str(d / "resnet50.pb"), "-o", str(d / "r.dot")], keras_name, keras_peer)

@@ -65,8 +65,9 @@ def open_keras_weights(path: Path):
             if head[:4] != b"PK\x03\x04":
                 raise zipfile.BadZipFile("bad local file header")
             name_len, extra_len = struct.unpack("<HH", head[26:30])
-            yield _StoredMember(f, info.header_offset + 30 + name_len + extra_len,
+            raw = _StoredMember(f, info.header_offset + 30 + name_len + extra_len,
                                 info.file_size)
+            yield io.BufferedReader(raw, buffer_size=1 << 16)  # HDF5 reads small pieces
 
 
 @contextlib.contextmanager
@@ -117,26 +118,35 @@ def weight_index(path: Path) -> dict[str, list[tuple[str, tuple, str, str]]]:
     return out
 
 
-def _walk_v3(group, names: list[str], out: dict) -> None:
+def _walk_v3(f, names: list[str], out: dict) -> None:
+    """One pass over the file (HDF5's own visit, not a Python walk): every 'vars' group's
+    layer name and every dataset's shape, then each layer's path from its ancestors' names."""
     import h5py
-    for key in group:
-        item = group[key]
-        if not isinstance(item, h5py.Group):
+    labels: dict[str, str] = {}   # group path -> layer name (its vars group's 'name')
+    datasets: dict[str, list] = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            parent, _, key = name.rpartition("/")
+            if key.isdigit():
+                datasets.setdefault(parent, []).append((int(key), tuple(obj.shape),
+                                                        str(obj.dtype), "/" + name))
+        elif name == "vars" or name.endswith("/vars"):
+            label = obj.attrs.get("name")
+            if label is not None:
+                labels[name[:-len("vars")].rstrip("/")] = label.decode() \
+                    if isinstance(label, bytes) else str(label)
+    f.visititems(visit)
+    for vars_path in set(datasets) | {(p + "/vars").lstrip("/") for p in labels}:
+        owner = vars_path[:-len("vars")].rstrip("/")
+        if owner not in labels:
             continue
-        if key == "vars":
-            name = item.attrs.get("name")
-            name = name.decode() if isinstance(name, bytes) else name
-            if name is None:
-                continue
-            path = "/".join(names) if names else name  # names ends with this layer's
-            rows = sorted((int(k), k) for k in item if k.isdigit())
-            out[path] = [(str(i), tuple(item[k].shape), str(item[k].dtype), item[k].name)
-                         for i, k in rows]
-            continue
-        own = item.get("vars")
-        label = own.attrs.get("name") if isinstance(own, h5py.Group) else None
-        label = label.decode() if isinstance(label, bytes) else label
-        _walk_v3(item, names + [label] if label else names, out)
+        parts = owner.split("/") if owner else []
+        chain = [labels[p] for p in ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+                 if p in labels]
+        path = "/".join(chain) if chain else labels[owner]
+        out[path] = [(str(i), shape, dtype, ds) for i, shape, dtype, ds in
+                     sorted(datasets.get(vars_path, []))]
 
 
 def read_dataset(path: Path, name: str):
