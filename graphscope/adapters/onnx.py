@@ -207,6 +207,13 @@ class _Reader:
         v.meta["constant"] = True
 
     def attr_value(self, a):
+        A = self.onnx.AttributeProto
+        if a.type == A.INT:  # the common kinds directly: a big graph has many of them
+            return a.i
+        if a.type == A.INTS:
+            return list(a.ints)
+        if a.type == A.FLOAT:
+            return a.f
         from onnx import helper
         value = helper.get_attribute_value(a)
         if a.type == self.onnx.AttributeProto.TENSOR:

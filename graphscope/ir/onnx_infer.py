@@ -43,7 +43,15 @@ def onnx_types(graph: Graph) -> dict[str, TensorType]:
                                                      data_prop=True)
     except Exception:  # noqa: BLE001 - onnx refuses the whole model: our rules alone then
         return {}
-    return {vi.name: _type(vi.type) for vi in inferred.graph.value_info}
+    seen: dict[bytes, TensorType] = {}  # most values share a few types: decode each once
+    out = {}
+    for vi in inferred.graph.value_info:
+        key = vi.type.SerializeToString()
+        t = seen.get(key)
+        if t is None:
+            t = seen[key] = _type(vi.type)
+        out[vi.name] = t
+    return out
 
 
 def _type(type_proto) -> TensorType:
@@ -69,70 +77,118 @@ def dtype_name(code: int) -> str | None:
 
 
 def _model(onnx, graph: Graph, opsets: dict):
-    from onnx import defs, helper, numpy_helper
-    from .shapes import ONNX_DTYPES
-    codes = {name: code for code, name in [*ONNX_DTYPES.items(), *EXTRA_DTYPES.items()]}
+    from onnx import helper
+    builder = _Builder(onnx, opsets)
     gp = onnx.GraphProto(name=graph.name)
-    declared: set[str] = set()
-
-    def declare(v) -> None:
-        if v.name in declared or not v.name:
-            return
-        declared.add(v.name)
-        t = v.type
-        if v.data is not None and v.data.dtype.startswith(("int", "uint")) and \
-                v.data.size <= MAX_CONST and v.data.dtype in codes:
-            try:
-                gp.initializer.append(numpy_helper.from_array(v.data.array, v.name))
-                return
-            except Exception:  # noqa: BLE001 - an unreadable weight: its type only
-                pass
-        shape = None if t.shape is None else [d if isinstance(d, (int, str)) else None
-                                              for d in t.shape]
-        gp.input.append(helper.make_tensor_value_info(v.name, codes.get(t.dtype, 0), shape))
-
-    for v in graph.inputs:
-        declare(v)
-    schemas: dict[tuple, object] = {}
-    for node in graph.nodes:
-        domain, _, op = node.op.rpartition(".")
-        domain = "" if domain == "ai.onnx" else domain
-        key = (op, domain)
-        if key not in schemas:
-            version = opsets.get(domain or "ai.onnx")
-            try:
-                schemas[key] = defs.get_schema(op, version, domain) if version else None
-            except Exception:  # noqa: BLE001 - not an ONNX op at this opset
-                schemas[key] = None
-        schema = schemas[key]
-        proto = None
-        if schema is not None and not node.subgraphs and op not in DISTRUST:
-            proto = _node(onnx, numpy_helper, node, op, domain, schema)
-        for v in node.inputs:
-            if v is not None and v.producer is None:  # weights, inputs, outer values
-                declare(v)
-        if proto is None:
-            for v in node.outputs:
-                declare(v)
-            continue
-        gp.node.append(proto)
-        declared.update(v.name for v in node.outputs)
+    builder.graph(gp, graph, top=True)
     imports = [helper.make_opsetid("" if d == "ai.onnx" else d, v) for d, v in opsets.items()]
     return helper.make_model(gp, opset_imports=imports,
                              ir_version=graph.metadata.get("ir_version") or 10)
 
 
-def _node(onnx, numpy_helper, node, op: str, domain: str, schema):
-    """The node as a NodeProto, attributes typed by the op's schema; None if one does not
-    convert (an adapter's own attribute, an odd value)."""
-    proto = onnx.NodeProto(op_type=op, domain=domain, name=node.name)
+class _Builder:
+    """IR graph -> GraphProto (structure and types; small integer weights with data)."""
+
+    def __init__(self, onnx, opsets: dict):
+        from onnx import defs, helper, numpy_helper
+        from .shapes import ONNX_DTYPES
+        self.onnx, self.defs, self.helper, self.numpy_helper = onnx, defs, helper, numpy_helper
+        self.opsets = opsets
+        self.codes = {name: code for code, name in [*ONNX_DTYPES.items(), *EXTRA_DTYPES.items()]}
+        self.schemas: dict[tuple, object] = {}
+
+    def schema(self, op: str, domain: str):
+        key = (op, domain)
+        if key not in self.schemas:
+            version = self.opsets.get(domain or "ai.onnx")
+            try:
+                self.schemas[key] = self.defs.get_schema(op, version, domain) if version else None
+            except Exception:  # noqa: BLE001 - not an ONNX op at this opset
+                self.schemas[key] = None
+        return self.schemas[key]
+
+    def graph(self, gp, graph: Graph, top: bool) -> bool:
+        """Fill ``gp``. At the top, a node that does not convert is left out (its outputs
+        become typed inputs); in a subgraph it spoils the subgraph (returns False)."""
+        declared: set[str] = set()
+
+        def declare(v) -> None:
+            if v.name in declared or not v.name:
+                return
+            if not top and graph.values.get(v.name) is not v:
+                return  # an outer-scope value: the subgraph reads it from its parent
+            declared.add(v.name)
+            self.declare(gp, v)
+
+        for v in graph.inputs:
+            declare(v)
+        for node in graph.nodes:
+            for v in node.inputs:
+                if v is not None and v.producer is None:  # weights, inputs, outer values
+                    declare(v)
+            proto = gp.node.add()
+            if not self.node(proto, node):
+                del gp.node[-1]
+                if not top:
+                    return False
+                for v in node.outputs:
+                    declare(v)
+                continue
+            declared.update(v.name for v in node.outputs)
+        if not top:
+            for v in graph.outputs:
+                gp.output.add(name=v.name)
+        return True
+
+    def declare(self, gp, v) -> None:
+        t, data = v.type, v.data
+        if data is not None and data.dtype.startswith(("int", "uint")) and \
+                data.size <= MAX_CONST and data.dtype in self.codes:
+            try:
+                gp.initializer.append(self.numpy_helper.from_array(data.array, v.name))
+                return
+            except Exception:  # noqa: BLE001 - an unreadable weight: its type only
+                pass
+        shape = None if t.shape is None else [d if isinstance(d, (int, str)) else None
+                                              for d in t.shape]
+        gp.input.append(self.helper.make_tensor_value_info(v.name, self.codes.get(t.dtype, 0),
+                                                           shape))
+
+    def node(self, proto, node) -> bool:
+        domain, _, op = node.op.rpartition(".")
+        domain = "" if domain == "ai.onnx" else domain
+        schema = self.schema(op, domain)
+        if schema is None or op in DISTRUST:
+            return False
+        if not _node(self.onnx, self.numpy_helper, proto, node, op, domain, schema):
+            return False
+        A = self.onnx.AttributeProto
+        for key, sub in node.subgraphs.items():
+            name, _, index = key.partition("[")
+            spec = schema.attributes.get(name)
+            if spec is None or spec.type not in (A.GRAPH, A.GRAPHS):
+                return False
+            a = next((a for a in proto.attribute if a.name == name), None)
+            if a is None:
+                a = proto.attribute.add(name=name, type=spec.type)
+            g = a.g if spec.type == A.GRAPH else a.graphs.add()
+            g.name = sub.name
+            if not self.graph(g, sub, top=False):
+                return False
+        return True
+
+
+def _node(onnx, numpy_helper, proto, node, op: str, domain: str, schema) -> bool:
+    """Fill ``proto`` from the node, attributes typed by the op's schema; False if one does
+    not convert (an adapter's own attribute, an odd value)."""
+    proto.op_type, proto.domain, proto.name = op, domain, node.name
     proto.input.extend("" if v is None else v.name for v in node.inputs)
     proto.output.extend(v.name for v in node.outputs)
     A = onnx.AttributeProto
     for name, value in node.attrs.items():
         spec = schema.attributes.get(name)
         if spec is None:
-            return None
+            return False
         a = proto.attribute.add(name=name, type=spec.type)
         try:
             if spec.type == A.INT:
@@ -152,7 +208,7 @@ def _node(onnx, numpy_helper, node, op: str, domain: str, schema):
             elif spec.type == A.TENSORS:
                 a.tensors.extend(numpy_helper.from_array(x) for x in value)
             else:  # graphs, sparse tensors, type protos: leave the node to our rules
-                return None
+                return False
         except Exception:  # noqa: BLE001 - an adapter's odd value: our rules decide
-            return None
-    return proto
+            return False
+    return True

@@ -654,6 +654,89 @@ def _attention(node, ins):
     return [TensorType(q.dtype, (*q.shape[:-1], last))] + rest
 
 
+@rule("Range")
+def _range(node, ins):
+    n = _range_len(*(_numbers(v) for v in node.inputs[:3]))
+    return [TensorType(ins[0] and ins[0].dtype, (n,))]
+
+
+def _numbers(v: Value | None) -> list | None:
+    c = const(v)
+    if c is not None and all(isinstance(d, int) for d in c):
+        return c
+    return const_float(v)
+
+
+def _range_len(start, limit, delta) -> int | None:
+    """max(ceil((limit - start) / delta), 0) from one-element constants."""
+    if not all(v is not None and len(v) == 1 for v in (start, limit, delta)) or not delta[0]:
+        return None
+    import math
+    return max(int(math.ceil((limit[0] - start[0]) / delta[0])), 0)
+
+
+@rule("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss")
+def _nll_loss(node, ins):
+    """The loss per target element with reduction 'none', else a scalar; SoftmaxCrossEntropy
+    also gives the log-probabilities (its input's shape)."""
+    x, target = ins[0], ins[1] if len(ins) > 1 else None
+    dtype = x and x.dtype
+    if (node.attrs.get("reduction") or "mean") != "none":
+        loss = TensorType(dtype, ())
+    else:
+        loss = TensorType(dtype, target.shape if target is not None else None)
+    return [loss, same(x)][:len(node.outputs)]
+
+
+@rule("Scan")
+def _scan(node, ins):
+    """States keep their inputs' types; each scan output stacks the body's per-step output
+    along its scan_output_axes entry (0 by default), the sequence length taken from the
+    first scan input."""
+    body = node.subgraphs.get("body")
+    k = attr(node, "num_scan_inputs")
+    if body is None or not k or len(body.inputs) != len(ins):
+        return []  # opset 8's Scan (sequence_lens first, a batch axis) is left to onnx
+    states = len(ins) - k
+    first = ins[states]
+    in_axes = node.attrs.get("scan_input_axes") or [0] * k
+    out_axes = node.attrs.get("scan_output_axes") or [0] * (len(node.outputs) - states)
+    seq = None
+    if first is not None and first.shape is not None:
+        seq = first.shape[norm_axis(in_axes[0], len(first.shape))]
+    outs = [same(t) for t in ins[:states]]
+    for j, v in enumerate(body.outputs[states:len(node.outputs)]):
+        step = v.type
+        if step.shape is None:
+            outs.append(TensorType(step.dtype))
+            continue
+        shape = list(step.shape)
+        shape.insert(norm_axis(out_axes[j], len(shape) + 1), seq)
+        outs.append(TensorType(step.dtype, tuple(shape)))
+    return outs
+
+
+def _seed_scan_body(node: Node) -> None:
+    """A Scan body's inputs that the file leaves untyped: a state is typed as the node's
+    state input, a scan input as one step of the node's (its scan axis dropped)."""
+    body = node.subgraphs.get("body")
+    k = attr(node, "num_scan_inputs")
+    if body is None or not k or len(body.inputs) != len(node.inputs):
+        return
+    states = len(node.inputs) - k
+    in_axes = node.attrs.get("scan_input_axes") or [0] * k
+    for i, (inner, outer) in enumerate(zip(body.inputs, node.inputs)):
+        if inner.type.shape is not None or outer is None or outer.type.shape is None:
+            continue
+        shape = list(outer.type.shape)
+        if i >= states:
+            try:
+                del shape[norm_axis(in_axes[i - states], len(shape))]
+            except (ShapeError, IndexError):
+                continue
+        inner.type = TensorType(inner.type.dtype or outer.type.dtype, tuple(shape))
+
+
 @rule("If")
 def _if(node, ins):
     """Outputs take the branch outputs' types, dim by dim where the branches agree."""
@@ -732,6 +815,19 @@ def _c_slice(node, vals):
     return data[slice(starts[0], ends[0], steps[0] if steps else 1)]
 
 
+@const_rule("Neg")
+def _c_neg(node, vals):
+    return None if vals[0] is None else [D.sub(0, d) for d in vals[0]]
+
+
+@const_rule("Range")
+def _c_range(node, vals):
+    if any(v is None or len(v) != 1 or not isinstance(v[0], int) for v in vals[:3]) \
+            or not vals[2][0]:
+        return None
+    return list(range(vals[0][0], vals[1][0], vals[2][0]))
+
+
 @const_rule("Size")
 def _c_size(node, vals):
     x = node.inputs[0]
@@ -808,6 +904,8 @@ def infer_shapes(graph: Graph, overwrite: bool = False) -> Graph:
     from .onnx_infer import onnx_types
     hints = onnx_types(graph)
     for node in graph.nodes:
+        if node.op == "Scan":
+            _seed_scan_body(node)
         for sub in node.subgraphs.values():
             infer_shapes(sub, overwrite)
         _infer_node(graph, node, overwrite, hints)
@@ -854,7 +952,7 @@ def _agree(graph: Graph, node: Node, ours: list, theirs: list) -> list:
     out = []
     for i, t in enumerate(theirs):
         o = ours[i] if i < len(ours) else None
-        if t is None or o is None:
+        if t is None or o is None or o == t:
             out.append(o if t is None else t)
             continue
         shape, conflict = o.shape, False
