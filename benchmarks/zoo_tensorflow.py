@@ -25,13 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MODELS = ["MobileNetV3Small", "MobileNet", "MobileNetV2", "MobileNetV3Large", "EfficientNetB0",
-          "EfficientNetV2B0", "NASNetMobile", "DenseNet121", "ResNet50", "ResNet50V2",
+# one model of each family first (smallest variant), then the others, small to large
+MODELS = ["MobileNetV3Small", "MobileNet", "MobileNetV2", "EfficientNetB0", "EfficientNetV2B0",
+          "ConvNeXtTiny", "ResNet50", "ResNet50V2", "DenseNet121", "NASNetMobile",
+          "InceptionV3", "Xception", "VGG16", "InceptionResNetV2", "MobileNetV3Large",
           "EfficientNetB1", "EfficientNetV2B1", "EfficientNetB2", "EfficientNetV2B2",
-          "InceptionV3", "Xception", "ConvNeXtTiny", "EfficientNetB3", "EfficientNetV2B3",
-          "DenseNet169", "DenseNet201", "VGG16", "VGG19", "ResNet101", "ResNet101V2",
-          "EfficientNetB4", "ConvNeXtSmall", "ResNet152", "ResNet152V2", "InceptionResNetV2",
-          "EfficientNetV2S", "EfficientNetB5", "ConvNeXtBase", "EfficientNetB6",
+          "EfficientNetB3", "EfficientNetV2B3", "DenseNet169", "DenseNet201", "VGG19",
+          "ResNet101", "ResNet101V2", "EfficientNetB4", "ConvNeXtSmall", "ResNet152",
+          "ResNet152V2", "EfficientNetV2S", "EfficientNetB5", "ConvNeXtBase", "EfficientNetB6",
           "EfficientNetV2M", "NASNetLarge", "EfficientNetB7", "ConvNeXtLarge",
           "EfficientNetV2L", "ConvNeXtXLarge"]
 SIZES = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71, "NASNetMobile": 96,
