@@ -114,3 +114,28 @@ def caffe_lowering_net() -> str:
     z = n.relu("relu3", n.conv("conv3", p, 16, 3, p=1))
     n.softmax("prob", n.fc("fc", n.pool("gap", z, "AVE", global_=True), 10))
     return n.text()
+
+
+def small_torch_net():
+    """A small PyTorch CNN (Conv+BN+ReLU stem, one residual block, pooling, Linear) and an
+    example input: a quick module-against-its-export pair."""
+    import torch
+    import torch.nn as nn
+    from tests.zoo.torch_models import BasicBlock
+
+    class SmallNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(8)
+            self.relu = nn.ReLU()
+            self.layer1 = nn.Sequential(BasicBlock(8, 16, 2))
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(16, 5)
+
+        def forward(self, x):
+            x = self.layer1(self.relu(self.bn1(self.conv1(x))))
+            return self.fc(torch.flatten(self.pool(x), 1))
+
+    torch.manual_seed(0)
+    return SmallNet().eval(), torch.randn(1, 3, 16, 16)
