@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, progress
 from .errors import GraphscopeError, UsageError
 
 
@@ -163,6 +163,9 @@ def _add_global_options(p: argparse.ArgumentParser, on_subcommand: bool) -> None
     g.add_argument("--quiet", "-q", action="store_true",
                    default=argparse.SUPPRESS if on_subcommand else False,
                    help="print no warnings and no progress (errors still print)")
+    g.add_argument("--verbose", "-v", action="store_true",
+                   default=argparse.SUPPRESS if on_subcommand else False,
+                   help="print the time each stage takes")
     g.add_argument("--timeout", type=float, metavar="SECONDS", default=unset,
                    help="time limit for readers of untrusted files that run in a child "
                         "process, e.g. HDF5 (default 30; env GRAPHSCOPE_TIMEOUT)")
@@ -229,7 +232,9 @@ def _load(args, forgiving: bool = False):
         options["trust"] = True
     if forgiving:
         options["forgiving"] = True
-    return load(args.model, **options)
+    from .progress import stage
+    with stage(f"loading {Path(args.model).name}"):
+        return load(args.model, **options)
 
 
 def cmd_render(args) -> int:
@@ -282,7 +287,9 @@ def _render_one(args, model: str, folder: Path | None, name: str | None = None) 
         options["blobs"] = True
     if args.embed:
         options["embed"] = True
-    return render(graph, out, format=fmt, **options)
+    from .progress import stage
+    with stage(f"rendering {len(graph.nodes)} nodes as {fmt}"):
+        return render(graph, out, format=fmt, **options)
 
 
 def _stem_name(model: str, models: list[str]) -> str:
@@ -353,9 +360,11 @@ def cmd_convert(args) -> int:
     from .convert import convert
     graph = _load(args)
     _warn(graph)
-    result = convert(graph, to=args.to, output=args.output, opset=args.opset,
-                     verify=args.verify, rtol=args.rtol, atol=args.atol, seed=args.seed,
-                     input=args.input, preprocess=_preprocess(args, graph), report=args.report)
+    with progress.stage("converting" + (" and verifying" if args.verify else "")):
+        result = convert(graph, to=args.to, output=args.output, opset=args.opset,
+                         verify=args.verify, rtol=args.rtol, atol=args.atol, seed=args.seed,
+                         input=args.input, preprocess=_preprocess(args, graph),
+                         report=args.report)
     print(result.path)
     if result.fallback_reason:
         print(f"graphscope: note: {result.fallback_reason}; converted through graphscope's IR "
@@ -389,8 +398,9 @@ def cmd_explain(args) -> int:
         if method == "maximize":
             options = {"iterations": args.iterations, "channel": args.channel,
                        "grid": args.grid}
-        results.append(explain(graph, args.input, method=method, target=args.target,
-                               layer=args.layer, preprocess=pre, seed=args.seed, **options))
+        with progress.stage(f"explaining with {method}"):
+            results.append(explain(graph, args.input, method=method, target=args.target,
+                                   layer=args.layer, preprocess=pre, seed=args.seed, **options))
     out = args.output or (None if args.html else str(Path(args.model).with_suffix(".explain.png")))
     if out:
         for r in results:
@@ -409,10 +419,12 @@ def cmd_probe(args) -> int:
     from .runtime.probes import probe
     graph = _load(args)
     _warn(graph)
-    result = probe(graph, args.input, layers=args.layers, preprocess=_preprocess(args, graph),
-                   seed=args.seed, k=args.top_k, backend=args.backend)
+    with progress.stage(f"probing with {args.backend}"):
+        result = probe(graph, args.input, layers=args.layers,
+                       preprocess=_preprocess(args, graph), seed=args.seed, k=args.top_k,
+                       backend=args.backend)
     for err in result.errors:
-        if not _QUIET:
+        if not progress.QUIET:
             print(f"graphscope: warning: {err}", file=sys.stderr)
     if args.json_out:
         import json
@@ -448,13 +460,10 @@ def _apply_limits(args) -> None:
                memory=None if memory is None else parse_size(memory, "--max-memory"))
 
 
-_QUIET = False
-
-
 def _warn(graph) -> None:
     """The graph's warnings on stderr, identical ones collapsed (none with --quiet)."""
     from .messages import group_warnings
-    if _QUIET:
+    if progress.QUIET:
         return
     for w in group_warnings(graph.metadata.get("warnings", [])):
         print(f"graphscope: warning: {w}", file=sys.stderr)
@@ -465,8 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _apply_limits(args)
-        global _QUIET
-        _QUIET = args.quiet
+        progress.configure(quiet=args.quiet, verbose=args.verbose)
         if args.command is None:
             build_parser().print_help()
             return 2

@@ -66,12 +66,21 @@ def integrated_gradients(ex, x, target, steps: int = 64, baseline=None, **_):
 def batched_grads(ex, xs, target, chunk: int = 16):
     """Input gradients for many inputs, a batch at a time; one by one if the graph has its
     batch size baked in (a Reshape to a constant shape, say)."""
+    from ..progress import task
     torch = ex.torch
-    try:
-        return torch.cat([ex.input_grad(xs[i:i + chunk], target)
-                          for i in range(0, xs.shape[0], chunk)])
-    except RuntimeError:
-        return torch.cat([ex.input_grad(xs[i:i + 1], target) for i in range(xs.shape[0])])
+    with task("gradients", total=xs.shape[0], unit="input") as bar:
+        try:
+            parts = []
+            for i in range(0, xs.shape[0], chunk):
+                parts.append(ex.input_grad(xs[i:i + chunk], target))
+                bar.update(parts[-1].shape[0])
+            return torch.cat(parts)
+        except RuntimeError:
+            parts = []
+            for i in range(xs.shape[0]):
+                parts.append(ex.input_grad(xs[i:i + 1], target))
+                bar.update()
+            return torch.cat(parts)
 
 
 def smoothgrad(ex, x, target, samples: int = 25, noise: float = 0.15, seed: int = 0, **_):
@@ -191,16 +200,20 @@ def maximize(ex, x, target, layer=None, channel=None, iterations: int = 200, lr:
     opt = torch.optim.Adam([img], lr=lr * (hi - lo))
     kernel = torch.tensor([1.0, 2.0, 1.0])
     kernel = (kernel[:, None] * kernel[None, :] / 16).expand(x.shape[1], 1, 3, 3)
-    for i in range(iterations):
-        dx, dy = torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist()
-        opt.zero_grad()
-        loss = -objective(torch.roll(img, shifts=(dx, dy), dims=(2, 3)))
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            img.clamp_(lo, hi)
-            if blur_every and i % blur_every == 0:
-                img.copy_(torch.nn.functional.conv2d(img, kernel, padding=1, groups=x.shape[1]))
+    from ..progress import task
+    with task("maximizing", total=iterations, unit="step") as bar:
+        for i in range(iterations):
+            dx, dy = torch.randint(-jitter, jitter + 1, (2,), generator=gen).tolist()
+            opt.zero_grad()
+            loss = -objective(torch.roll(img, shifts=(dx, dy), dims=(2, 3)))
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                img.clamp_(lo, hi)
+                if blur_every and i % blur_every == 0:
+                    img.copy_(torch.nn.functional.conv2d(img, kernel, padding=1,
+                                                         groups=x.shape[1]))
+            bar.update()
     with torch.no_grad():
         final, noise = float(objective(img)), float(objective(start))
     result = img.detach().numpy()

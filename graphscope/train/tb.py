@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from ..errors import ParseError, require
+from ..progress import task
 from .runs import Histogram, Image, Run, make_series
 
 # Below this many bytes, reading with tensorboard's pure-Python fallback beats importing
@@ -105,19 +106,24 @@ _BATCH = 50_000
 
 def _read_one(path: str, total: int, acc: _Accumulator, run: Run) -> None:
     size = os.path.getsize(path)
-    consumed = records = 0
+    consumed = records = shown = 0
     bulk = _use_tf(total)      # TF is loaded: decode plain-scalar events in bulk with it
     batch = []
-    for raw in _records(path, total):
-        consumed += len(raw) + 16          # length, crc, data, crc
-        records += 1
-        if bulk:
-            batch.append(raw)
-            if len(batch) == _BATCH:
-                _batch(batch, records - len(batch), path, acc)
-                batch = []
-        else:
-            _event(raw, records, path, acc)
+    with task(f"reading {os.path.basename(path)}", total=size, unit="B", scale=True) as bar:
+        for raw in _records(path, total):
+            consumed += len(raw) + 16          # length, crc, data, crc
+            records += 1
+            if bulk:
+                batch.append(raw)
+                if len(batch) == _BATCH:
+                    _batch(batch, records - len(batch), path, acc)
+                    batch = []
+            else:
+                _event(raw, records, path, acc)
+            if records % 4096 == 0:
+                bar.update(consumed - shown)
+                shown = consumed
+        bar.update(consumed - shown)
     if batch:
         _batch(batch, records - len(batch), path, acc)
     if records == 0 and size:
