@@ -15,8 +15,8 @@ from tests.zoo.fuzz_seeds import FORMATS
 # cases per format in CI: a few hundred where a case costs milliseconds, fewer where every
 # case loads a framework's archive (torch.export, Keras)
 QUICK = {"onnx": 300, "prototxt": 300, "caffemodel": 300, "graphdef": 300, "savedmodel": 100,
-         "keras": 60, "h5": 60, "pt2": 40, "torchscript": 100, "checkpoint": 150,
-         "state_dict": 150, "events": 300, "caffe_log": 300, "csv": 300, "jsonl": 300}
+         "keras": 40, "h5": 40, "pt2": 30, "torchscript": 60, "checkpoint": 100,
+         "state_dict": 100, "events": 200, "caffe_log": 300, "csv": 300, "jsonl": 300}
 
 
 @pytest.fixture(scope="session")
