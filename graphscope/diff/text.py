@@ -11,8 +11,8 @@ def _change_line(p: dict) -> str:
     parts = []
     if "op" in c:
         parts.append(f"op {c['op'][0]} -> {c['op'][1]}")
-    for k, (x, y) in c.get("attrs", {}).items():
-        parts.append(f"{k} {x} -> {y}")
+    for k, (x, y) in c.get("attrs", {}).items():  # None: absent, or at its default
+        parts.append(f"{k} {'default' if x is None else x} -> {'default' if y is None else y}")
     if "weight_shapes" in c:
         parts.append(f"weights {c['weight_shapes'][0]} -> {c['weight_shapes'][1]}")
     if "params" in c:
