@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
         d.add_argument(f"--weights-{side}", dest=f"weights_{side}", metavar="FILE",
                        help=f"{up}'s weights file (Caffe .caffemodel, ...)")
         d.add_argument(f"--input-shape-{side}", dest=f"input_shape_{side}", action="append",
-                       default=[], metavar="NAME=D1,D2,...", help=f"override an input shape of {up}")
+                       default=[], metavar="NAME=D1,D2,...",
+                       help=f"override an input shape of {up}")
         d.add_argument(f"--model-{side}", dest=f"model_factory_{side}", metavar="PKG.MOD:FN",
                        help=f"PyTorch: build {up}'s module for a state_dict checkpoint")
     d.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",

@@ -98,7 +98,8 @@ def test_weights_perturbed_layer_is_the_one_named(resnet):
     entry = changed[0]["weights"][w]
     assert entry["equal"] is False
     assert entry["max_rel"] == pytest.approx(0.01, rel=1e-3)
-    compared = [e for p in r.pairs for k, e in p["weights"].items() if k not in ("only_a", "only_b")]
+    compared = [e for p in r.pairs for k, e in p["weights"].items()
+                if k not in ("only_a", "only_b")]
     assert len(compared) == len(resnet.graph.initializer)  # every weight found its partner
     assert sum(not e["equal"] for e in compared) == 1
 

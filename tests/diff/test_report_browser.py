@@ -71,7 +71,8 @@ def test_selection_follows_and_boxes_are_coloured(page):
     i = next(k for k, r in enumerate(rows) if r["a"] == ["/layer1/0/conv1/Conv"])
     sel = pg.evaluate(f"window.graphscope.selectRow({i}).then(() => window.graphscope.selected())")
     assert sel == {"a": "/layer1/0/conv1/Conv", "b": "/layer1/0/conv1/Conv"}
-    assert pg.evaluate("document.querySelector('tr.gsd-current').getAttribute('data-row')") == str(i)
+    current = "document.querySelector('tr.gsd-current').getAttribute('data-row')"
+    assert pg.evaluate(current) == str(i)
     # a node only in B: selected alone, drawn as only-in-B
     j = next(k for k, r in enumerate(rows) if r["b"] == ["/extra/relu/Relu"])
     sel = pg.evaluate(f"window.graphscope.selectRow({j}).then(() => window.graphscope.selected())")
