@@ -56,6 +56,69 @@ class View:
     by_id: dict[str, Box]
 
 
+MAX_SIBLINGS = 300  # a level with more children than this is drawn as ranges of them
+RANGE_SIZE = 100
+
+
+def display_namespaces(graph: Graph, limit: int = MAX_SIBLINGS,
+                       size: int = RANGE_SIZE) -> dict[int, str]:
+    """Namespaces to draw nodes in, by id(node), where they differ from node.namespace.
+
+    A level with more than ``limit`` children (sub-namespaces and nodes, in graph order) is
+    split into consecutive ranges of ``size`` children (more when that still gives too many
+    ranges), each a namespace of its own named after its children ('block[0-99]'), so that
+    20,000 repeated blocks open as 200 boxes that expand like any namespace."""
+    children: dict[str, list] = {}   # namespace -> its children: ('ns', path) | ('node', id)
+    seen: set[str] = set()
+    for n in graph.nodes:
+        parts = n.namespace.split("/") if n.namespace else []
+        for k in range(len(parts)):
+            path = "/".join(parts[:k + 1])
+            if path not in seen:
+                seen.add(path)
+                children.setdefault("/".join(parts[:k]), []).append(("ns", path))
+        children.setdefault(n.namespace, []).append(("node", id(n)))
+    ranges: dict[tuple, str] = {}  # child -> the range segment it is drawn in
+    for parent, kids in children.items():
+        if len(kids) <= limit:
+            continue
+        step = size
+        while -(-len(kids) // step) > limit:
+            step *= 10
+        for start in range(0, len(kids), step):
+            chunk = kids[start:start + step]
+            segment = f"{_range_base(chunk)}[{start}-{start + len(chunk) - 1}]"
+            for kid in chunk:
+                ranges[kid] = segment
+    if not ranges:
+        return {}
+    out: dict[int, str] = {}
+    for n in graph.nodes:
+        parts = n.namespace.split("/") if n.namespace else []
+        shown = []
+        for k, part in enumerate(parts):
+            segment = ranges.get(("ns", "/".join(parts[:k + 1])))
+            if segment:
+                shown.append(segment)
+            shown.append(part)
+        segment = ranges.get(("node", id(n)))
+        if segment:
+            shown.append(segment)
+        if len(shown) != len(parts):
+            out[id(n)] = "/".join(shown)
+    return out
+
+
+def _range_base(chunk: list) -> str:
+    """'block' when every child of the range is named block<number>; else ''."""
+    import re
+    names = [kid[1].rsplit("/", 1)[-1] for kid in chunk if kid[0] == "ns"]
+    if len(names) != len(chunk) or not names:
+        return ""
+    base = re.sub(r"[\d_.\-]*$", "", names[0])
+    return base if base and all(name.startswith(base) for name in names) else ""
+
+
 def collapsed_namespace(namespace: str, depth: int | None) -> str | None:
     """The namespace a node at ``namespace`` is folded into, or None if it stays a node."""
     if depth is None or not namespace:
@@ -81,12 +144,15 @@ def build_view(graph: Graph, depth: int | None = None, blobs: bool = False) -> V
         by_id[box.id] = box
         return box
 
+    shown = display_namespaces(graph)  # crowded levels drawn as ranges of siblings
+
     for v in graph.inputs:
         add(Box(f"in:{v.name}", "input", "", value=v))
     for n in graph.nodes:
-        group = collapsed_namespace(n.namespace, depth)
+        ns = shown.get(id(n), n.namespace)
+        group = collapsed_namespace(ns, depth)
         if group is None:
-            box_of_node[id(n)] = add(Box(f"n:{n.name}", "node", n.namespace, node=n, members=[n]))
+            box_of_node[id(n)] = add(Box(f"n:{n.name}", "node", ns, node=n, members=[n]))
             continue
         box = by_id.get(f"g:{group}")
         if box is None:
@@ -99,7 +165,8 @@ def build_view(graph: Graph, depth: int | None = None, blobs: bool = False) -> V
     for i, box in enumerate(boxes):  # a group of one op is just that op
         if box.kind == "group" and len(box.members) == 1:
             n = box.members[0]
-            boxes[i] = Box(f"n:{n.name}", "node", n.namespace, node=n, members=[n])
+            boxes[i] = Box(f"n:{n.name}", "node", shown.get(id(n), n.namespace), node=n,
+                           members=[n])
             del by_id[box.id]
             by_id[boxes[i].id] = box_of_node[id(n)] = boxes[i]
 

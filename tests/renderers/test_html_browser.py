@@ -332,3 +332,23 @@ def test_probe_report_panel_shows_the_layers_feature_maps(browser, tmp_path):
     assert size[0] >= 8 * 8 and size[1] >= 8 * 7  # 50 channels of 8x8, tiled 8 wide
     assert p.errors == [] and p.requests == []
     p.close()
+
+
+def test_twenty_thousand_blocks_open_as_ranges_and_search_finds_all(browser, tmp_path):
+    graph = graphscope.load(onnx_models.flat_blocks(20_000))
+    path = tmp_path / "blocks.html"
+    graph.render(path)
+    p = Page(browser, path)
+    first = p.js("window.graphscope.visibleNodes()")
+    assert len(first) <= 300 and "block[0-99]" in first and "block[19900-19999]" in first
+    found = p.js("window.graphscope.search('Relu')")
+    assert len(found) == 20_000  # every node, though its block is folded twice over
+    assert p.js("window.graphscope.search('block12345/')") == ["/block12345/MatMul",
+                                                               "/block12345/Relu"]
+    p.js("window.graphscope.expand('block[100-199]')")
+    after = p.js("window.graphscope.visibleNodes()")
+    assert len(after) == len(first) - 1 + 100 and "block[100-199]/block150" in after
+    p.js("window.graphscope.select('/block7777/Relu')")  # revealing a node opens its range
+    assert "/block7777/Relu" in p.js("window.graphscope.visibleNodes()")
+    assert p.requests == [] and p.errors == []
+    p.close()

@@ -318,3 +318,17 @@ def region_net(size=16) -> onnx.ModelProto:
     b.op("Gemm", [y, "fc.weight"], name="fc", transB=1, outputs=["scores"])
     b.output("scores", 2)
     return b.model()
+
+
+def flat_blocks(n_blocks: int, width: int = 4) -> onnx.ModelProto:
+    """n_blocks repeated blocks side by side at the top level (/block<i>/MatMul, /Relu): a
+    flat level with thousands of siblings, as a scan-unrolled or very deep stack gives."""
+    b = Builder("flat_blocks")
+    x = b.input("x", [1, width])
+    w = b.weight("w", (width, width))
+    for i in range(n_blocks):
+        y = b.op("MatMul", [x, w], name=f"/block{i}/MatMul")
+        x = b.op("Relu", [y], name=f"/block{i}/Relu")
+    b.nodes[-1].output[0] = "y"
+    b.output("y", 2)
+    return b.model(check=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ...errors import GraphError, UsageError
 from ...ir.graph import Graph, Value
-from ...ir.grouping import build_view, collapsed_namespace
+from ...ir.grouping import build_view, collapsed_namespace, display_namespaces
 from ...ir.ops import category
 from ..labels import box_lines, fmt_value
 from ..theme import style_for
@@ -40,13 +40,15 @@ def script_json(obj) -> str:
 def auto_depth(graph: Graph, limit: int = AUTO_DEPTH_BOXES) -> int | None:
     """The deepest namespace depth whose collapsed view has at most ``limit`` boxes (at least
     depth 0); None (everything expanded) when that already fits."""
-    max_parts = max((len(n.namespace.split("/")) for n in graph.nodes if n.namespace), default=0)
+    shown = display_namespaces(graph)
+    spaces = [shown.get(id(n), n.namespace) for n in graph.nodes]
+    max_parts = max((len(ns.split("/")) for ns in spaces if ns), default=0)
     extra = len(graph.inputs) + len(graph.outputs)
     best = 0
     for depth in range(max_parts + 1):
         keys: dict[str, int] = {}
-        for n in graph.nodes:
-            key = collapsed_namespace(n.namespace, depth) or "\0" + n.name
+        for n, ns in zip(graph.nodes, spaces):
+            key = collapsed_namespace(ns, depth) or "\0" + n.name
             keys[key] = keys.get(key, 0) + 1
         if len(keys) + extra > limit:
             break
@@ -127,7 +129,7 @@ def graph_data(graph: Graph, rankdir: str = "TB", depth: int | None = None,
         node_index[id(n)] = len(nodes)
         boxes.append(["node", len(nodes)])
         nodes.append([n.name, n.op, 0 if n.source_op == n.op else n.source_op, cat_index[cat],
-                      nsidx(n.namespace), box_lines(box)[1:],
+                      nsidx(box.cluster), box_lines(box)[1:],
                       [[k, fmt_value(v)] for k, v in sorted(n.attrs.items())],
                       [-1 if v is None else vidx(v) for v in n.inputs],
                       [vidx(v) for v in n.outputs],
