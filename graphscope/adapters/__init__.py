@@ -21,7 +21,7 @@ from ..registry import import_optional
 # Options that belong to loading (the rest of an API call's options go to the renderer,
 # the probe or the explanation).
 LOAD_OPTIONS = ("format", "input_shapes", "weights", "phase", "trust", "example_inputs",
-                "model_factory", "level", "signature", "capture", "dynamic_shapes")
+                "model_factory", "level", "signature", "capture", "dynamic_shapes", "forgiving")
 
 
 def split_load_options(options: dict) -> dict:

@@ -425,3 +425,62 @@ def interp(node, helper, opset):
     e.op("Resize", [x, "", "", e.const(out, "int64", "sizes")], _out(node), mode="linear",
          coordinate_transformation_mode="align_corners")
     return e.done()
+
+
+# -- the forks' layers ----------------------------------------------------------------------
+@lowering("caffe.ReLU6")
+def relu6(node, helper, opset):
+    """min(max(x, 0), 6)."""
+    e = _Emit(node, helper, opset)
+    e.op("Clip", [_x(node), e.const(0.0, hint="min"), e.const(6.0, hint="max")], _out(node))
+    return e.done()
+
+
+@lowering("caffe.Swish")
+def swish(node, helper, opset):
+    """x * sigmoid(beta * x)."""
+    e = _Emit(node, helper, opset)
+    beta = float(node.attrs.get("beta", 1.0))
+    x = _x(node)
+    z = x if beta == 1.0 else e.op("Mul", [x, e.const(beta)])
+    e.op("Mul", [x, e.op("Sigmoid", [z])], _out(node))
+    return e.done()
+
+
+@lowering("caffe.Mish")
+def mish(node, helper, opset):
+    """x * tanh(softplus(x)) (ONNX's Mish needs opset 18)."""
+    e = _Emit(node, helper, opset)
+    x = _x(node)
+    e.op("Mul", [x, e.op("Tanh", [e.op("Softplus", [x])])], _out(node))
+    return e.done()
+
+
+@lowering("caffe.Axpy")
+def axpy(node, helper, opset):
+    """a * x + y with a (N, C, 1, 1) broadcast over x (N, C, H, W)."""
+    e = _Emit(node, helper, opset)
+    e.op("Add", [e.op("Mul", [_x(node, 0), _x(node, 1)]), _x(node, 2)], _out(node))
+    return e.done()
+
+
+@lowering("caffe.GroupNorm")
+def group_norm(node, helper, opset):
+    """(x - mean) / sqrt(var + eps) over each group of C/G channels and all positions, then
+    the per-channel scale and bias where the layer has them."""
+    e = _Emit(node, helper, opset)
+    n, c, *rest = _static(node, node.inputs[0], "input")
+    g = int(node.attrs["num_groups"])
+    y = e.op("Reshape", [_x(node), e.const([n, g, -1], "int64", "shape")])
+    mean = e.reduce("ReduceMean", y, [2], 1)
+    d = e.op("Sub", [y, mean])
+    var = e.reduce("ReduceMean", e.op("Mul", [d, d]), [2], 1)
+    eps = e.const(float(node.attrs.get("epsilon", 1e-5)))
+    y = e.op("Div", [d, e.op("Sqrt", [e.op("Add", [var, eps])])])
+    y = e.op("Reshape", [y, e.const([n, c, *rest], "int64", "shape")])
+    if len(node.inputs) > 2 and node.inputs[1] is not None:
+        rank = 2 + len(rest)
+        y = e.op("Mul", [y, _broadcast(e, node.inputs[1].name, rank, 1, 1)])
+        y = e.op("Add", [y, _broadcast(e, node.inputs[2].name, rank, 1, 1)])
+    e.op("Identity", [y], _out(node))
+    return e.done()

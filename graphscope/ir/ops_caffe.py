@@ -191,8 +191,11 @@ def _detection_output(node, ins):
 
 @rule("caffe.Proposal")
 def _proposal(node, ins):
-    return [TensorType("float32", ("num_rois", 5))] + \
-        [TensorType("float32", ("num_rois",))] * (len(node.outputs) - 1)
+    """(rois, 5): how many is data-dependent, at most post_nms_topn (OpenCV sizes by it)."""
+    top = node.attrs.get("post_nms_topn")
+    rois = top if isinstance(top, int) and top > 0 else "num_rois"
+    return [TensorType("float32", (rois, 5))] + \
+        [TensorType("float32", (rois,))] * (len(node.outputs) - 1)
 
 
 @rule("caffe.Upsample")
@@ -397,7 +400,7 @@ def _im2col(node, ins):
         return [TensorType(x and x.dtype)]
     a = node.attrs
     k, s, p, d = a["kernel_shape"], a["strides"], a["pads"], a["dilations"]
-    sp = [spatial_out(x.shape[2 + i], k[i], s[i], d[i], p[i], p[i]) for i in range(2)]
+    sp = [spatial_out(x.shape[2 + i], k[i], s[i], d[i], p[i], p[i], "NOTSET") for i in range(2)]
     return [TensorType(x.dtype, (x.shape[0], D.mul(x.shape[1], k[0] * k[1]), *sp))]
 
 

@@ -83,6 +83,8 @@ def box_lines(box: Box) -> list[str]:
     extra = summary_line(node)
     if extra:
         lines.append(extra)
+    if node.meta.get("unknown"):
+        lines.append("unknown to graphscope")
     return lines
 
 
@@ -122,6 +124,9 @@ def node_tooltip(node: Node) -> str:
     lines.append(f"activation memory: {fmt_bytes(node.meta.get('activation_bytes'))}")
     if node.meta.get("shape_error"):
         lines.append(f"shape warning: {node.meta['shape_error']}")
+    if node.meta.get("unknown"):
+        lines.append("unknown to graphscope: its output shapes are not inferred "
+                     "(a plugin can teach it: docs/caffe.md)")
     return "\n".join(lines)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.ops import category
+from ..ir.ops import category, schema
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ DEFAULT = {
     "control":       Style("#555555", "#333333", "#ffffff", "hexagon"),
     "constant":      Style("#dddddd", "#999999", "#333333"),
     "custom":        Style("#ffffff", "#888888", "#222222", "box3d"),
+    # a layer type graphscope does not know (no rule, shape unknown): amber, red border
+    "unknown":       Style("#fff3cd", "#c0392b", "#6b2a1f", "box3d"),
     "group":         Style("#f4f4f4", "#666666", "#222222", "box3d"),
     "blob":          Style("#eeeeee", "#999999", "#333333", "octagon"),
     "cluster":       Style("#fafafa", "#bbbbbb", "#555555"),
@@ -46,6 +48,7 @@ CAFFE = {**{k: _CAFFE_LAYER for k in DEFAULT},
          "input": Style("#E0E0E0", "#000000", "#000000", "octagon"),
          "output": Style("#E0E0E0", "#000000", "#000000", "octagon"),
          "blob": Style("#E0E0E0", "#000000", "#000000", "octagon"),
+         "unknown": DEFAULT["unknown"],
          **{k: Style("#FF5050", "#000000", "#000000") for k in ("Conv", "ConvTranspose")},
          **{k: Style("#FF9900", "#000000", "#000000") for k in (
              "MaxPool", "AveragePool", "GlobalMaxPool", "GlobalAveragePool", "caffe.Pooling")},
@@ -59,4 +62,6 @@ def style_for(op_or_kind: str, theme: str = "default") -> Style:
     palette = THEMES.get(theme, DEFAULT)
     if op_or_kind in palette:
         return palette[op_or_kind]
+    if op_or_kind.startswith("caffe.") and schema(op_or_kind) is None:
+        return palette["unknown"]  # a Caffe layer type graphscope has no rule for
     return palette.get(category(op_or_kind), palette["custom"])

@@ -10,6 +10,7 @@ from graphscope.adapters.caffe.caffemodel import write_caffemodel
 from graphscope.errors import ParseError, UsageError
 from tests.conftest import CORPUS, needs_dot, run_cli
 from tests.zoo import caffe_models
+from tests.zoo.caffe_models import random_caffemodel  # noqa: F401  (shared with other tests)
 
 BVLC = CORPUS / "caffe" / "bvlc"
 CASES = Path(__file__).parent / "caffe_cases"
@@ -264,26 +265,6 @@ def test_pbtxt_is_claimed_only_when_it_looks_like_caffe(tmp_path):
 
 
 # -- weights -----------------------------------------------------------------------------------
-def random_caffemodel(graph, path, v1=False, seed=0, skip=(), reshape=None):
-    """Write a caffemodel for ``graph`` with random weights, in the layers' blob order."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    for n in graph.nodes:
-        layer = n.meta.get("caffe_layer")
-        ws = [v for v in n.inputs if v is not None and v.is_weight and not v.meta.get("constant")]
-        if not ws or layer in skip:
-            continue
-        if n.op == "BatchNormalization":  # Caffe: BN blobs mean, var, factor; Scale: gamma, beta
-            c = ws[0].data.shape[0]
-            layers.append((layer, "BatchNorm", [rng.random(c), rng.random(c) + 1, [2.0]]))
-            layers.append((n.attrs["caffe_scale_layer"], "Scale", [rng.random(c), rng.random(c)]))
-            continue
-        arrays = [rng.standard_normal(reshape or v.data.shape).astype("float32") for v in ws]
-        layers.append((layer, n.source_op, arrays))
-    write_caffemodel(path, layers, v1=v1)
-    return layers
-
-
 @pytest.mark.parametrize("v1", [False, True])
 def test_caffemodel_weights_attach_lazily(zoo, tmp_path, v1):
     net = zoo / "lenet.prototxt"

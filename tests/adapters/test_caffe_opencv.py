@@ -4,7 +4,7 @@ caffemodel we write ourselves (random weights) and reports every layer's output 
 import pytest
 
 import graphscope
-from tests.adapters.test_caffe import random_caffemodel
+from tests.zoo.caffe_models import random_caffemodel
 from tests.zoo import caffe_models
 
 cv2 = pytest.importorskip("cv2")

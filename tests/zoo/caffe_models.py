@@ -2,6 +2,8 @@
 samples and benchmarks. Each function returns prototxt text (batch 1, deploy style)."""
 from __future__ import annotations
 
+import numpy as np
+
 
 class Net:
     """A few lines per layer: n.conv('conv1', 'data', 96, 11, s=4) appends a layer."""
@@ -9,7 +11,10 @@ class Net:
     def __init__(self, name: str, shape: tuple, input_style: str = "input_shape"):
         self.lines = [f'name: "{name}"']
         dims = " ".join(f"dim: {d}" for d in shape)
-        if input_style == "input_shape":
+        if input_style in NETSCOPE_HEADERS:
+            self.lines.append(NETSCOPE_HEADERS[input_style].format(
+                dims=dims, n=shape[0], crop=shape[-1]))
+        elif input_style == "input_shape":
             self.lines.append(f'input: "data"\ninput_shape {{ {dims} }}')
         elif input_style == "input_dim":
             self.lines.append('input: "data"\n' + "\n".join(f"input_dim: {d}" for d in shape))
@@ -65,9 +70,9 @@ class Net:
         return "\n".join(self.lines) + "\n"
 
 
-def alexnet() -> str:
+def alexnet(style: str = "input_shape", batch: int = 1) -> str:
     """BVLC AlexNet (grouped conv2/4/5, LRN), 227x227."""
-    n = Net("AlexNet", (1, 3, 227, 227))
+    n = Net("AlexNet", (batch, 3, 227, 227), input_style=style)
     x = n.relu("relu1", n.conv("conv1", "data", 96, 11, s=4))
     x = n.pool("pool1", n.lrn("norm1", x), "MAX", 3, 2)
     x = n.relu("relu2", n.conv("conv2", x, 256, 5, p=2, g=2))
@@ -82,8 +87,8 @@ def alexnet() -> str:
     return n.text()
 
 
-def vgg16() -> str:
-    n = Net("VGG_ILSVRC_16_layers", (1, 3, 224, 224), input_style="input_dim")
+def vgg16(style: str = "input_dim", batch: int = 1) -> str:
+    n = Net("VGG_ILSVRC_16_layers", (batch, 3, 224, 224), input_style=style)
     x = "data"
     for stage, (reps, ch) in enumerate([(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], 1):
         for i in range(1, reps + 1):
@@ -103,8 +108,8 @@ INCEPTION = {  # 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj (Szegedy et al
     "5b": (384, 192, 384, 48, 128, 128)}
 
 
-def googlenet() -> str:
-    n = Net("GoogleNet", (1, 3, 224, 224), input_style="Input")
+def googlenet(style: str = "Input", batch: int = 1) -> str:
+    n = Net("GoogleNet", (batch, 3, 224, 224), input_style=style)
     x = n.relu("conv1/relu_7x7", n.conv("conv1/7x7_s2", "data", 64, 7, s=2, p=3))
     x = n.lrn("pool1/norm1", n.pool("pool1/3x3_s2", x, "MAX", 3, 2))
     x = n.relu("conv2/relu_3x3_reduce", n.conv("conv2/3x3_reduce", x, 64, 1))
@@ -129,9 +134,9 @@ def googlenet() -> str:
     return n.text()
 
 
-def resnet50() -> str:
+def resnet50(style: str = "input_shape", batch: int = 1) -> str:
     """Kaiming He's ResNet-50 deploy layout: BatchNorm + Scale after every convolution."""
-    n = Net("ResNet-50", (1, 3, 224, 224))
+    n = Net("ResNet-50", (batch, 3, 224, 224), input_style=style)
     x = n.conv("conv1", "data", 64, 7, s=2, p=3)
     n.bn_scale("_conv1", x)
     x = n.pool("pool1", n.relu("conv1_relu", x), "MAX", 3, 2)
@@ -163,9 +168,9 @@ FIRES = {2: (16, 64), 3: (16, 64), 4: (32, 128), 5: (32, 128), 6: (48, 192), 7: 
          8: (64, 256), 9: (64, 256)}
 
 
-def squeezenet_v10() -> str:
+def squeezenet_v10(style: str = "input_shape", batch: int = 1) -> str:
     """SqueezeNet v1.0 (Iandola et al.): its pool sizes rely on Caffe's ceil rounding."""
-    n = Net("SqueezeNet_v1.0", (1, 3, 227, 227))
+    n = Net("SqueezeNet_v1.0", (batch, 3, 227, 227), input_style=style)
     x = n.relu("relu_conv1", n.conv("conv1", "data", 96, 7, s=2))
     x = n.pool("pool1", x, "MAX", 3, 2)
     for i, (sq, ex) in FIRES.items():
@@ -181,6 +186,36 @@ def squeezenet_v10() -> str:
     x = n.pool("pool10", x, "AVE", global_=True)
     n.softmax("prob", x)
     return n.text()
+
+
+# Netscope's presets and the files people paste into it declare the input in ways BVLC's
+# reader does not: a Data layer (any case) carrying input_param, or a TRAIN-only data layer with
+# a crop_size and no channel count (drawn with 3 channels assumed).
+NETSCOPE_HEADERS = {
+    "netscope_data": 'layer {{ name: "data" type: "Data" top: "data" '
+                     'input_param {{ shape: {{ {dims} }} }} }}',
+    "netscope_lower": 'layer {{\n  name: "data"\n  type: "data"\n  top: "data"\n'
+                      '  input_param {{ shape: {{ {dims} }} }}\n}}',
+    "netscope_input": 'layer {{ name: "data" type: "Input" top: "data" '
+                      'input_param {{ shape: {{ {dims} }} }} }}',
+    "netscope_train": 'layer {{ name: "data" type: "Data" top: "data" top: "label" '
+                      'include {{ phase: TRAIN }} transform_param {{ crop_size: {crop} '
+                      'mirror: true }} data_param {{ source: "train_lmdb" batch_size: {n} '
+                      'backend: LMDB }} }}',
+}
+# name -> (the input style its netscope file uses, the published output of its last stage)
+NETSCOPE = {
+    "alexnet": ("netscope_input", "pool5", (10, 256, 6, 6)),
+    "vgg16": ("netscope_data", "pool5", (10, 512, 7, 7)),
+    "googlenet": ("netscope_lower", "inception_5b/output", (10, 1024, 7, 7)),
+    "resnet50": ("netscope_data", "res5c", (10, 2048, 7, 7)),
+    "squeezenet_v1.0": ("netscope_train", "conv10", (10, 1000, 13, 13)),
+}
+
+
+def netscope(name: str) -> str:
+    """The classic net ``name`` written as netscope's presets write it (batch 10)."""
+    return CLASSIC[name](NETSCOPE[name][0], batch=10)
 
 
 def lenet() -> str:
@@ -210,3 +245,62 @@ def chain(layers: int) -> str:
 CLASSIC = {"alexnet": alexnet, "vgg16": vgg16, "googlenet": googlenet, "resnet50": resnet50,
            "squeezenet_v1.0": squeezenet_v10}
 ALL = {**CLASSIC, "lenet": lenet}
+
+
+def random_caffemodel(graph, path, v1=False, seed=0, skip=(), reshape=None):
+    """Write a caffemodel for ``graph`` with random weights, in the layers' blob order."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n in graph.nodes:
+        layer = n.meta.get("caffe_layer")
+        ws = [v for v in n.inputs if v is not None and v.is_weight and not v.meta.get("constant")]
+        if not ws or layer in skip:
+            continue
+        if n.source_op == "BN":  # the forks' BN: slope, bias, mean, var, each (1, C, 1, 1)
+            c = ws[0].data.shape[0]
+            layers.append((layer, "BN", [rng.random((1, c, 1, 1)).astype("float32") + 0.5
+                                         for _ in range(4)]))
+            continue
+        if n.op == "BatchNormalization":  # Caffe: BN blobs mean, var, factor; Scale: gamma, beta
+            c = ws[0].data.shape[0]
+            layers.append((layer, "BatchNorm", [rng.random(c), rng.random(c) + 1, [2.0]]))
+            if "caffe_scale_layer" in n.attrs:
+                layers.append((n.attrs["caffe_scale_layer"], "Scale",
+                               [rng.random(c), rng.random(c)]))
+            continue
+        arrays = [rng.standard_normal(reshape or v.data.shape).astype("float32") for v in ws]
+        layers.append((layer, n.source_op, arrays))
+    from graphscope.adapters.caffe.caffemodel import write_caffemodel
+    write_caffemodel(path, layers, v1=v1)
+    return layers
+
+
+def our_shapes(graph) -> dict:
+    """Caffe layer name -> its tops' shapes as graphscope inferred them (a repeated layer
+    name is numbered 'name#2' as graphscope numbers it; a fused Scale maps to its BN)."""
+    out = {}
+    for n in graph.nodes:
+        layer = n.meta.get("caffe_layer")
+        if layer is not None and (n.name == layer or n.name.startswith(layer + "#")):
+            out[n.name] = [v.type.shape for v in n.outputs]
+        if "caffe_scale_layer" in n.attrs:
+            out[n.attrs["caffe_scale_layer"]] = [v.type.shape for v in n.outputs]
+    return out
+
+
+def opencv_shapes(prototxt, caffemodel, input_shapes: list) -> dict:
+    """Caffe layer name -> its tops' shapes as OpenCV's cv2.dnn infers them (numbered like
+    our_shapes for repeated names)."""
+    import cv2
+    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    ids, _, outs = net.getLayersShapes([list(s) for s in input_shapes])
+    names = net.getLayerNames()
+    out, seen = {}, {}
+    for i, shapes in zip(ids, outs):
+        if i == 0:
+            continue
+        layer = names[i - 1]
+        seen[layer] = seen.get(layer, 0) + 1
+        key = layer if seen[layer] == 1 else f"{layer}#{seen[layer]}"
+        out[key] = [tuple(int(d) for d in s) for s in shapes]
+    return out

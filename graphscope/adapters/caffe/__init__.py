@@ -117,6 +117,17 @@ def load(source, weights=None, phase: str | None = "test", input_shapes=None,
     return g
 
 
+def read_layers(source: Path, phase: str = "test", forgiving: bool = True):
+    """The net message and the layers a load would build, in order (V0 upgraded, types
+    spelled canonically, phase rules applied): for tools that hand the net to another
+    reader (benchmarks/caffe_corpus.py gives it to OpenCV)."""
+    warnings: list[str] = []
+    net = parse(_read_text(source, warnings), str(source))
+    b = LY.Builder(Graph("caffe"), str(source), forgiving=forgiving)
+    _net_inputs(b, net, {})
+    return net, _phase_filter(b, _layers(net, str(source), warnings), phase, set(), 0)
+
+
 def _read_text(path: Path, warnings: list) -> str:
     """UTF-8, or (as Caffe's parser, which reads bytes) text with legacy-encoded comments:
     GBK/GB18030 where that decodes, else the odd bytes replaced; a warning says where."""

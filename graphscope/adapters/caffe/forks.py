@@ -83,14 +83,12 @@ def group_norm(b: Builder, L: Layer) -> None:
 
 
 def unpooling(b: Builder, L: Layer) -> None:
-    """SegNet/DeconvNet/ENet unpooling: out = (in - 1) * stride + kernel - 2 * pad, or the
-    size of a third bottom; the second bottom is the pooling mask."""
+    """DeconvNet's Unpooling (bottoms: x, the pooling mask): out = (in - 1) * stride + kernel
+    - 2 * pad, or ``unpool_size`` / ``unpool_h``, ``unpool_w`` when given, or the size of a
+    third bottom."""
     p = L.param("unpooling_param")
-    k = _spatial(p, "out_kernel", None) or _spatial(p, "kernel", None) or \
-        [int(v) for v in p.all("kernel_size")] * 2
-    s = _spatial(p, "out_stride", None) or _spatial(p, "stride", 1)
-    pad = _spatial(p, "out_pad", None) or _spatial(p, "pad", 0)
-    attrs = {"kernel_shape": k[:2] if k else [2, 2], "strides": s[:2], "pads": pad[:2]}
+    attrs = {"kernel_shape": _spatial(p, "kernel", 2), "strides": _spatial(p, "stride", 1),
+             "pads": _spatial(p, "pad", 0)}
     for f in ("unpool_h", "unpool_w", "unpool_size"):
         if p.has(f):
             attrs[f] = int(p.get(f))

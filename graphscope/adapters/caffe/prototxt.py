@@ -237,3 +237,29 @@ def _unescape(src: Source, tok: str, pos: int) -> str:
         else:
             raise src.error(f"bad string escape '\\{e}'", pos + j + 1)
     return "".join(out)
+
+
+def to_text(msg: Message, indent: str = "") -> str:
+    """A message back as text format (enums bare, strings quoted), e.g. to hand a cleaned-up
+    net to another reader."""
+    lines = []
+    for name, value, _ in msg.fields:
+        if isinstance(value, Message):
+            lines.append(f"{indent}{name} {{")
+            lines.append(to_text(value, indent + "  "))
+            lines.append(f"{indent}}}")
+        else:
+            lines.append(f"{indent}{name}: {_scalar_text(value)}")
+    return "\n".join(line for line in lines if line)
+
+
+def _scalar_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, float) and value != value:
+        return "nan"
+    return repr(value) if isinstance(value, float) else str(value)
