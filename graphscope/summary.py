@@ -67,11 +67,16 @@ def summary_table(graph: Graph, max_name: int = 48) -> str:
         lines.append(f"input:  {v.name} {v.type.dtype or '?'}[{v.type.shape_str()}]")
     for v in graph.outputs:
         lines.append(f"output: {v.name} {v.type.dtype or '?'}[{v.type.shape_str()}]")
+    macs = "?" if t["macs"] is None else f"{t['macs']:,} ({fmt_count(t['macs'])})"
+    act = "?" if t["activation_bytes"] is None else fmt_bytes(t["activation_bytes"])
     lines.append(f"nodes: {len(graph.nodes):,}   params: {t['params']:,} "
-                 f"({fmt_count(t['params'])})   MACs: {t['macs']:,} ({fmt_count(t['macs'])})"
-                 f"   activations: {fmt_bytes(t['activation_bytes'])}")
-    if t["unknown_macs"]:
-        lines.append(f"note: MACs unknown for {t['unknown_macs']} node(s) with unknown shapes")
+                 f"({fmt_count(t['params'])})   MACs: {macs}   activations: {act}")
+    if t["unknown_macs"]:  # the known part is a lower bound, never the total
+        lines.append(f"note: MACs unknown for {t['unknown_macs']} node(s) with unknown shapes "
+                     f"(the others: {t['macs_known']:,})")
+    if not any(v.type.shape for v in graph.inputs) and graph.inputs:
+        lines.append("note: no input shapes are known: pass --input-shape "
+                     + " ".join(f"{v.name}=D1,D2,..." for v in graph.inputs))
     if any(isinstance(d, str) for v in graph.inputs for d in (v.type.shape or ())):
         lines.append("note: symbolic dims are counted as 1 in MACs and activation memory")
     return "\n".join(lines) + "\n"

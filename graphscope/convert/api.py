@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ShapeError, UsageError
+from ..errors import GraphscopeError, ShapeError, UsageError
 from ..ir.graph import Graph
 from .verify import VerifyReport, compare
 
@@ -76,9 +76,18 @@ def convert(source, to: str | None = None, output: str | os.PathLike | None = No
     if target == "onnx" and torch_source is not None:  # PyTorch's own exporter first
         export = dynamo_export(torch_source, graph, opset)
         if export.model is not None:
+            call = graph.metadata.get("torch_call")  # None arguments of the source call
             graph = load(export.model)
+            if call:
+                graph.metadata["torch_call"] = call
     graph = runnable_graph(graph, opset or 17)  # TensorFlow sources -> tf2onnx's ONNX
-    model = WRITERS[target](graph, output, opset, seed)
+    try:
+        model = WRITERS[target](graph, output, opset, seed)
+    except GraphscopeError as exc:
+        if export is not None and export.fallback_reason:  # both paths failed: say both
+            exc.message = f"{exc.message}; before that, {export.fallback_reason}"
+            exc.args = (exc.message,)
+        raise
     result = Conversion(target, None if output is None else Path(output), None, model,
                         export.exporter if export else IR,
                         export.fallback_reason if export else None)

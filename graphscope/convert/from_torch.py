@@ -42,7 +42,7 @@ def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
     except ImportError as exc:
         return Export(None, IR, f"torch.onnx's dynamo exporter needs {exc.name}")
     from ..runtime.inputs import make_feeds
-    args = tuple(torch.from_numpy(a) for a in make_feeds(graph, "random").values())
+    args = call_args(graph, {k: torch.from_numpy(a) for k, a in make_feeds(graph, "random").items()})
     options = {"opset_version": opset} if opset else {}
     try:
         with warnings.catch_warnings():
@@ -50,8 +50,25 @@ def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
             program = torch.onnx.export(source, args, dynamo=True, verbose=False, **options)
         return Export(program.model_proto, DYNAMO)
     except Exception as exc:  # the exporter raises many kinds; fall back and say why
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-        return Export(None, IR, f"torch.onnx dynamo export failed: {first[:300]}")
+        return Export(None, IR, f"torch.onnx dynamo export failed: {_reason(exc)}")
+
+
+def _reason(exc: Exception) -> str:
+    """The exporter's own reason, one line: its 'Exception summary' line when it wrote one
+    (the first line is only which step failed), without terminal colour codes."""
+    import re
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    m = re.search(r"## Exception summary\s*\n\s*(.+)", text)
+    line = m.group(1) if m else (text.splitlines() or [type(exc).__name__])[0]
+    line = re.sub(r"^<class '([\w.]+)'>:", r"\1:", line.strip())
+    return line[:300]
+
+
+def call_args(graph: Graph, tensors: dict) -> tuple:
+    """The positional arguments to call the source module with: the graph's inputs, and
+    None where the model was captured with an optional argument left None."""
+    layout = graph.metadata.get("torch_call") or [v.name for v in graph.inputs]
+    return tuple(None if name is None else tensors[name] for name in layout)
 
 
 def exported_program_of(graph: Graph):

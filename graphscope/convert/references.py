@@ -105,24 +105,40 @@ def torch_module_values(graph: Graph, module, feeds: dict[str, np.ndarray]
                 last_in["/".join(parts[:i])] = v.name
     seen: dict[str, np.ndarray] = {}
 
+    from .from_torch import call_args
+
     def hook(name):
         def record(mod, args, out):
             if isinstance(out, torch.Tensor) and name in last_in:
-                seen[last_in[name]] = out.detach().numpy()
+                # a copy: the model may change the tensor in place later (x += residual)
+                seen[last_in[name]] = out.detach().clone().numpy()
         return record
     handles = [m.register_forward_hook(hook(path.replace(".", "/")))
                for path, m in module.named_modules() if path]
     try:
         with torch.no_grad():
-            outs = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
+            outs = module(*call_args(graph, {k: torch.from_numpy(a) for k, a in feeds.items()}))
     finally:
         for h in handles:
             h.remove()
-    outs = outs if isinstance(outs, (tuple, list)) else (outs,)
-    for v, o in zip(graph.outputs, outs):
-        if isinstance(o, torch.Tensor):
-            seen[v.name] = o.detach().numpy()
+    for v, o in zip(graph.outputs, _leaves(outs)):
+        seen[v.name] = o.detach().clone().numpy()
     return _as_ir_values(graph, seen.items())
+
+
+def _leaves(out):
+    """The tensors of a module's output in the order torch.export flattens it: tuples,
+    lists, dicts and dict-like outputs (a transformers ModelOutput holds only the fields that
+    are set)."""
+    import torch
+    if isinstance(out, torch.Tensor):
+        yield out
+    elif isinstance(out, (list, tuple)):
+        for o in out:
+            yield from _leaves(o)
+    elif isinstance(out, dict):
+        for o in out.values():
+            yield from _leaves(o)
 
 
 def _as_ir_values(graph: Graph, pairs, channels_last: bool = False) -> dict:

@@ -57,3 +57,25 @@ def _recurrent_macs(node):
     mats = [v.data.size for v in node.inputs[1:]
             if v is not None and v.data is not None and len(v.data.shape) == 2]
     return None if steps is None else steps * sum(mats)
+
+
+register("torch.grouped_mm", "layer", "grouped matmul (MoE experts): rows of x, sorted by group, "
+         "each times its group's matrix; inputs: x [S, K], w [G, K, N], offsets [G]")
+
+
+@rule("torch.grouped_mm")
+def _grouped_mm(node, ins):
+    x, w = ins[0], ins[1]
+    if x is None or x.shape is None or w is None or w.shape is None or len(x.shape) != 2:
+        return [TensorType(x and x.dtype)]
+    return [TensorType(x.dtype, (x.shape[0], w.shape[-1]))]
+
+
+@mac_rule("torch.grouped_mm")
+def _grouped_mm_macs(node):
+    # each row meets one group's K x N matrix: S * K * N, whatever the split between groups
+    x, w = node.inputs[0].type.shape, node.inputs[1].type.shape
+    if x is None or w is None or len(x) != 2:
+        return None
+    n = D.numel((x[0], x[1], w[-1]))
+    return n

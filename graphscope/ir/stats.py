@@ -192,11 +192,13 @@ def compute_stats(graph: Graph) -> Graph:
     return graph
 
 
-def totals(graph: Graph) -> dict[str, int]:
+def totals(graph: Graph) -> dict[str, int | None]:
     """Model totals. Weights shared by several nodes count once; 'unknown_macs' counts the
-    nodes whose MACs could not be known (unknown shapes)."""
+    nodes whose MACs could not be known (unknown shapes). An unknown cost is never added as
+    0: 'macs' (and 'activation_bytes') is None when any node's is unknown, and
+    'macs_known' / 'activation_bytes_known' hold the sum over the nodes that are known."""
     seen: set[int] = set()
-    params = macs = act = unknown = nodes = 0
+    params = macs = act = unknown = unknown_act = nodes = 0
     for _, node in graph.walk():
         nodes += 1
         for v in param_inputs(node):
@@ -208,6 +210,9 @@ def totals(graph: Graph) -> dict[str, int]:
             unknown += 1 if node.op in MAC_RULES else 0
         else:
             macs += m
-        act += node.meta.get("activation_bytes") or 0
-    return {"nodes": nodes, "params": params, "macs": macs, "activation_bytes": act,
-            "unknown_macs": unknown}
+        a = node.meta.get("activation_bytes")
+        unknown_act += a is None
+        act += a or 0
+    return {"nodes": nodes, "params": params, "macs": None if unknown else macs,
+            "activation_bytes": None if unknown_act else act, "unknown_macs": unknown,
+            "macs_known": macs, "activation_bytes_known": act}

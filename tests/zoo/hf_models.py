@@ -115,11 +115,19 @@ def inputs_for(kind: str) -> tuple:
     raise KeyError(kind)
 
 
-def traceable(model):
-    """The model as torch.jit.trace takes it: outputs as tuples (return_dict=False), as
-    people set before tracing (jit cannot type a ModelOutput)."""
-    model.config.return_dict = False
-    return model
+def trace(model, inputs):
+    """torch.jit.trace as people call it on a transformers model: torchscript=True in the
+    config (tuple outputs), keyword inputs when an optional one before them is None. Raises
+    what torch raises where it cannot trace (CLIP's output)."""
+    import inspect
+    model.config.torchscript = True
+    with torch.no_grad():
+        if any(x is None for x in inputs):
+            names = list(inspect.signature(model.forward).parameters)
+            kw = {k: x for k, x in zip(names, inputs) if x is not None}
+            return torch.jit.trace(model, example_kwarg_inputs=kw, strict=False,
+                                   check_trace=False)
+        return torch.jit.trace(model, inputs, strict=False, check_trace=False)
 
 
 def build(name: str):

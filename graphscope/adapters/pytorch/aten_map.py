@@ -224,6 +224,16 @@ _BINARY = {"add": "Add", "add_": "Add", "sub": "Sub", "sub_": "Sub", "mul": "Mul
            "le": "LessOrEqual", "where": "Where"}
 
 
+def _like(v, other):
+    """A Python number operand as a 0-d array of the tensor operand's dtype (torch's type
+    promotion keeps the tensor's dtype; ONNX needs both operands of one type)."""
+    import numpy as np
+    dtype = getattr(getattr(other, "type", None), "dtype", None)
+    if isinstance(v, (bool, int, float)) and dtype is not None:
+        return np.array(v, dtype="float32" if dtype == "bfloat16" else dtype)
+    return v
+
+
 def _binary(name):
     def fn(a, rank):
         if name == "where":
@@ -233,7 +243,10 @@ def _binary(name):
         alpha = a.get("alpha", 1)
         if alpha not in (1, None):  # add(x, y, alpha=2): keep torch's meaning
             return None
-        return _BINARY[name], [x, y], {}
+        if name.startswith("div") and a["_out"].dtype != getattr(x.type, "dtype", None) \
+                and a.get("rounding_mode") is None:
+            return None  # int / int -> float in torch, an integer division in ONNX
+        return _BINARY[name], [_like(x, y), _like(y, x)], {}
     return fn
 
 
@@ -316,8 +329,181 @@ def translate(name: str, args: dict[str, Any], rank: int) -> tuple[str, list, di
     if fn is None:
         return None
     try:
-        return fn(args, rank)
+        return fn(dict(args, _name=name), rank)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         # an overload with other arguments, or a rank the op needs that is not recorded
         # (rank None): keep the torch op, still drawn
         return None
+
+
+@aten("_grouped_mm", "grouped_mm", "grouped_mm_fallback")
+def _grouped_mm(a, rank):
+    """torch._grouped_mm / F.grouped_mm and transformers' fallback op: 2-d x, 3-d weights."""
+    x, w, offs = a["input"] if "input" in a else a["self"], a.get("weight", a.get("mat2")), \
+        a.get("offs")
+    if x.type.rank not in (2, None) or w.type.rank not in (3, None):
+        return None
+    return "torch.grouped_mm", [x, w, offs], {}
+
+
+# -- the tensor plumbing transformers emit (masks, positions, padding, routing) --------------
+def _static_shape(a) -> list[int]:
+    shape = a["_out"].shape
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        raise ValueError("a dynamic output shape")  # keep the torch op
+    return list(shape)
+
+
+def _dtype_code(a) -> int:
+    from ...ir.shapes import ONNX_DTYPES
+    codes = {name: code for code, name in ONNX_DTYPES.items()}
+    return codes[a["_out"].dtype]
+
+
+@aten("to", "_to_copy", "type_as")
+def _to(a, rank):
+    x = a["self"]
+    if x.type.dtype is not None and x.type.dtype == a["_out"].dtype:
+        return "Identity", [x], {}
+    return "Cast", [x], {"to": _dtype_code(a)}
+
+
+@aten("expand", "expand_as", "broadcast_to")
+def _expand(a, rank):
+    return "Expand", [a["self"], _static_shape(a)], {}
+
+
+@aten("slice")
+def _slice(a, rank):
+    start, end = a.get("start"), a.get("end")
+    start = 0 if start is None else int(start)
+    end = 2 ** 63 - 1 if end is None else min(int(end), 2 ** 63 - 1)
+    return "Slice", [a["self"], [start], [end], [int(a.get("dim", 0))],
+                     [int(a.get("step", 1))]], {}
+
+
+@aten("cumsum")
+def _cumsum(a, rank):
+    x = a["self"]
+    if a.get("dtype") is not None and x.type.dtype != a["_out"].dtype:
+        return None  # a cast inside: keep torch's op
+    import numpy as np
+    return "CumSum", [x, np.array(int(a["dim"]), np.int64)], {}
+
+
+@aten("gather")
+def _gather(a, rank):
+    return "GatherElements", [a["self"], a["index"]], {"axis": int(a["dim"])}
+
+
+_LOGICAL = {"__and__": "And", "bitwise_and": "And", "logical_and": "And", "__or__": "Or",
+            "bitwise_or": "Or", "logical_or": "Or"}
+
+
+def _logical(name):
+    def fn(a, rank):
+        x, y = a["self"], a["other"]
+        if a["_out"].dtype != "bool":
+            return None  # integer bitwise ops have no ONNX form
+        return _LOGICAL[name], [x, y], {}
+    return fn
+
+
+for _n in _LOGICAL:
+    TABLE[_n] = _logical(_n)
+
+
+@aten("bitwise_not", "logical_not")
+def _not(a, rank):
+    return ("Not", [a["self"]], {}) if a["_out"].dtype == "bool" else None
+
+
+@aten("arange")
+def _arange(a, rank):
+    start, end, step = a.get("start", 0), a.get("end"), a.get("step", 1)
+    if end is None or not all(isinstance(v, (int, float)) for v in (start, end, step)):
+        return None
+    kind = float if a["_out"].dtype.startswith(("float", "bfloat")) else int
+    return "Range", [kind(start), kind(end), kind(step)], {}
+
+
+_FILLS = {"zeros": 0, "new_zeros": 0, "zeros_like": 0, "empty_like": 0, "new_empty": 0,
+          "empty": 0, "ones": 1, "new_ones": 1, "ones_like": 1, "full": None, "new_full": None,
+          "full_like": None}
+
+
+def _fill(name):
+    def fn(a, rank):
+        import numpy as np
+        value = _FILLS[name] if _FILLS[name] is not None else a["fill_value"]
+        if not isinstance(value, (int, float, bool)):
+            return None
+        dtype = a["_out"].dtype
+        return "ConstantOfShape", [_static_shape(a)], {"value": np.array([value], dtype)}
+    return fn
+
+
+for _n in _FILLS:
+    TABLE[_n] = _fill(_n)
+
+
+@aten("argmax", "argmin")
+def _argmax(a, rank):
+    if a.get("dim") is None:
+        return None
+    return "ArgMax", [a["self"]], {"axis": int(a["dim"]), "keepdims": int(bool(a.get("keepdim")))}
+
+
+@aten("repeat")
+def _repeat(a, rank):
+    reps = [int(r) for r in a["repeats"]]
+    if a["self"].type.rank != len(reps):
+        return None
+    return "Tile", [a["self"], reps], {}
+
+
+@aten("constant_pad_nd", "pad")
+def _pad(a, rank):
+    if a.get("mode", "constant") != "constant":
+        return None
+    x, pad = a.get("self", a.get("input")), [int(p) for p in a["pad"]]
+    n = x.type.rank
+    begins, ends = [0] * n, [0] * n
+    for i in range(len(pad) // 2):  # torch: (left, right) of the last dim first
+        begins[n - 1 - i], ends[n - 1 - i] = pad[2 * i], pad[2 * i + 1]
+    value = a.get("value") or 0.0
+    return "Pad", [x, begins + ends, float(value)], {"mode": "constant"}
+
+
+@aten("split", "split_with_sizes", "chunk", "unsafe_split", "split_copy")
+def _split(a, rank):
+    dim = _axis(int(a.get("dim", 0)), a["self"].type.rank)
+    outs = a["_outs"]
+    sizes = [t.shape[dim] if t.shape is not None else None for t in outs]
+    if not all(isinstance(d, int) for d in sizes):
+        return None
+    return "Split", [a["self"], sizes], {"axis": dim}
+
+
+@aten("index")
+def _index(a, rank):
+    idx = list(a["indices"])
+    used = [i for i, t in enumerate(idx) if t is not None]
+    if len(used) != 1 or idx[used[0]].type.dtype in ("bool", None):
+        return None
+    return "Gather", [a["self"], idx[used[0]]], {"axis": used[0]}
+
+
+@aten("min", "max", "amin", "amax")
+def _min_max(a, rank, _ops={"min": "Min", "max": "Max", "amin": "Min", "amax": "Max"}):
+    """min(x, y) elementwise; min(x) / amin(x, dims) reduced. min(x, dim) (values and
+    indices) keeps the torch op."""
+    x = a["self"]
+    op = _ops[a["_name"]]
+    if "other" in a:
+        return op, [x, a["other"]], {}
+    if a.get("dim") is None or a["_name"].startswith("a"):
+        dims = a.get("dim")
+        inputs = [x] if not dims else [x, _ints(dims, 1)]
+        return f"Reduce{op}", inputs, {"keepdims": int(bool(a.get("keepdim")))}
+    return None

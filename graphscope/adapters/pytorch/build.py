@@ -79,7 +79,9 @@ class Builder:
     def op(self, name: str, aten_name: str, args: dict[str, Any], outputs: list[Value],
            namespace: str, source_op: str) -> None:
         rank = outputs[0].type.rank if outputs else None  # None: not recorded (TorchScript)
-        mapped = translate(aten_name, args, rank)
+        # translators that need the traced output type read it as "_out"
+        mapped = translate(aten_name, dict(args, _out=outputs[0].type if outputs else None,
+                                           _outs=[v.type for v in outputs]), rank)
         if mapped is not None and mapped[0] == "Reshape" and outputs[0].type.shape is None:
             mapped = None  # no traced shape to give Reshape: keep the torch op
         if mapped is None:

@@ -142,6 +142,10 @@ def read_exported(ep, name: str, capture: str) -> Graph:
     params = dict(sig.inputs_to_parameters)
     buffers = dict(sig.inputs_to_buffers)
     lifted = dict(getattr(sig, "inputs_to_lifted_tensor_constants", {}) or {})
+    # non-persistent buffers (rotary inv_freq) are not state the model saves: not parameters
+    transient = {s.arg.name for s in sig.input_specs
+                 if getattr(s, "persistent", None) is False}
+    call: list[str | None] = []  # the positional arguments: an input's name, or None
     env: dict[Any, Any] = {}
     for node in ep.graph.nodes:
         if node.op == "placeholder":
@@ -151,8 +155,13 @@ def read_exported(ep, name: str, capture: str) -> Graph:
                 if tensor is None:
                     continue
                 env[node] = b.weight(target, tensor, parameter=node.name in params)
+                if node.name in transient or node.name in lifted:
+                    env[node].meta["constant"] = True
+            elif "val" in node.meta and node.meta["val"] is None:
+                call.append(None)  # an optional argument passed as None: not a model input
             else:
                 env[node] = b.graph.add_input(node.name, tensor_type(node.meta.get("val")))
+                call.append(node.name)
         elif node.op == "call_function":
             if node.target is operator.getitem:
                 src = env.get(node.args[0])
@@ -164,7 +173,10 @@ def read_exported(ep, name: str, capture: str) -> Graph:
                 v = env.get(out)
                 if isinstance(v, Value):
                     b.graph.outputs.append(v)
-    return b.finish({"format": "pytorch", "capture": capture, "producer": _torch_version()})
+    meta = {"format": "pytorch", "capture": capture, "producer": _torch_version()}
+    if None in call:
+        meta["torch_call"] = call
+    return b.finish(meta)
 
 
 def _flatten(x):
@@ -196,6 +208,9 @@ def _export_op(b: Builder, node, env) -> None:
         return a
 
     target = node.target
+    schema = getattr(target, "_schema", None)
+    if schema is not None and not schema.returns:  # a check (_assert_tensor_metadata): no data
+        return
     args = {k: conv(v) for k, v in _schema_args(target, node.args, node.kwargs).items()}
     op_name = getattr(target, "__name__", str(target))  # 'conv2d.default'
     base = op_name.split(".")[0]
@@ -305,6 +320,7 @@ class _ScriptReader:
     def __init__(self, script_module, name: str, live):
         self.b = Builder(name)
         self.state = dict(script_module.named_parameters())
+        # buffers are not parameters: an archive no longer says which ones were persistent
         self.param_names = set(self.state)
         self.state.update(dict(script_module.named_buffers()))
         self.classes = _module_classes(live if live is not None else script_module)
@@ -351,8 +367,12 @@ class _ScriptReader:
             return None
         path = f"{base[1]}.{name}".lstrip(".")
         if path in self.state:
-            return self.b.graph.values.get(path) or self.b.weight(
-                path, self.state[path], parameter=path in self.param_names)
+            if path in self.b.graph.values:
+                return self.b.graph.values[path]
+            w = self.b.weight(path, self.state[path], parameter=path in self.param_names)
+            if path not in self.param_names:
+                w.meta["constant"] = True
+            return w
         obj = getattr(base[2], name, None)
         if isinstance(obj, (bool, int, float, str)):
             return obj

@@ -37,14 +37,17 @@ def _load_file(path: Path, example_inputs=None, input_shapes=None, model_factory
     from .capture import capture, read_exported
     check_if_zip(path, "PyTorch archive")  # torch's reader trusts a zip's declared sizes
     if path.suffix.lower() == ".pt2":
-        ep = load_exported_program(path, trust)
+        notes: list[str] = []
+        ep = load_exported_program(path, trust, notes)
         if _other_shapes(ep, input_shapes) or example_inputs is not None:
             # shapes other than the archive's: trace its program again (a program exported
             # with static shapes refuses others, which is then one ShapeError)
             module = ep.module()
             inputs = example_inputs_for(module, example_inputs, input_shapes)
             return capture(module, inputs, dynamic_shapes=dynamic_shapes, method="export")
-        return read_exported(ep, path.stem, capture="torch.export.load")
+        graph = read_exported(ep, path.stem, capture="torch.export.load")
+        graph.metadata.setdefault("warnings", []).extend(notes)
+        return graph
     if _is_torchscript(path):
         return _load_torchscript(path, example_inputs, input_shapes)
     obj = _torch_load(path, trust)
@@ -69,17 +72,56 @@ def _other_shapes(ep, input_shapes) -> bool:
     return any(have.get(k) != tuple(v) for k, v in input_shapes.items())
 
 
-def load_exported_program(path: Path, trust: bool):
+def load_exported_program(path: Path, trust: bool, notes: list | None = None):
+    """torch.export.load, with stand-ins for the output classes and custom ops the archive
+    names but this process lacks (stand_ins.py; ``notes`` gets one line per stand-in). When
+    loading fails, the error carries the reason torch logged."""
     import torch
     from .capture import _quiet
+    from .stand_ins import supply
+    with _quiet():
+        found = supply(path)
+    if notes is not None:
+        notes.extend(found)
+    logged: list[str] = []
     try:
-        with _quiet(), _weights_only(trust, path):
+        with _quiet(), _torch_log(logged), _weights_only(trust, path):
             return torch.export.load(str(path))
     except UnsafeModelError:
         raise
     except Exception as exc:  # zip, json and pickle errors of a corrupt archive
-        raise ParseError(f"not a valid torch.export archive ({type(exc).__name__}: "
-                         f"{_short(exc)})", file=str(path)) from None
+        reason = _root_cause("\n".join(logged)) or f"{type(exc).__name__}: {_short(exc)}"
+        raise ParseError(f"not a valid torch.export archive ({reason})", file=str(path)) \
+            from None
+
+
+@contextlib.contextmanager
+def _torch_log(lines: list):
+    """Collect what torch logs as warnings (torch.export.load logs the real reason a load
+    failed, then raises a generic error) instead of printing it."""
+    import logging
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+    log = logging.getLogger("torch.export")
+    handler, level, propagate = Collect(logging.WARNING), log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+def _root_cause(text: str) -> str | None:
+    """The first exception line of a logged traceback (the cause, before 'The above...')."""
+    import re
+    m = re.search(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$", text, re.M)
+    return f"{m.group(1)}: {m.group(2)[:300]}" if m else None
 
 
 @contextlib.contextmanager
