@@ -500,23 +500,69 @@ def _pad(node, ins):
 
 @rule("Resize", "Upsample")
 def _resize(node, ins):
+    """Sizes or scales, for every axis or for those in ``axes``. keep_aspect_ratio_policy
+    other than 'stretch' rescales the sizes: left to onnx's inference (unknown here)."""
     x = ins[0]
     if x is None or x.shape is None:
         return [TensorType(x and x.dtype)]
+    rank = len(x.shape)
+    axes = [norm_axis(a, rank) for a in node.attrs.get("axes") or range(rank)]
+    out = list(x.shape)
     if node.op == "Resize":
         sizes = const(node.inputs[3]) if len(node.inputs) > 3 else None
         if sizes:
-            return [TensorType(x.dtype, tuple(sizes))]
+            if (node.attrs.get("keep_aspect_ratio_policy") or "stretch") != "stretch":
+                return [TensorType(x.dtype, (None,) * rank)]
+            for a, n in zip(axes, sizes):
+                out[a] = n
+            return [TensorType(x.dtype, tuple(out))]
         scales = const_float(node.inputs[2]) if len(node.inputs) > 2 else None
     else:
         scales = attr(node, "scales") or (const_float(node.inputs[1]) if len(node.inputs) > 1
                                           else None)
-    if not scales:
-        return [TensorType(x.dtype, (None,) * len(x.shape))]
+    if not scales or len(scales) != len(axes):
+        return [TensorType(x.dtype, (None,) * rank)]
     import math
-    out = tuple(int(math.floor(d * s)) if isinstance(d, int) else (d if s == 1 else None)
-                for d, s in zip(x.shape, scales))
-    return [TensorType(x.dtype, out)]
+    for a, s in zip(axes, scales):
+        d = x.shape[a]
+        out[a] = int(math.floor(d * s)) if isinstance(d, int) else (d if s == 1 else None)
+    return [TensorType(x.dtype, tuple(out))]
+
+
+@rule("OneHot")
+def _one_hot(node, ins):
+    """The indices' shape with the depth inserted at ``axis``; values give the dtype."""
+    idx = ins[0]
+    values = ins[2] if len(ins) > 2 else None
+    dtype = values and values.dtype
+    if idx is None or idx.shape is None:
+        return [TensorType(dtype)]
+    depth = _numbers(node.inputs[1]) if len(node.inputs) > 1 else None
+    n = int(depth[0]) if depth and len(depth) == 1 else None
+    shape = list(idx.shape)
+    shape.insert(norm_axis(attr(node, "axis"), len(shape) + 1), n)
+    return [TensorType(dtype, tuple(shape))]
+
+
+@rule("STFT")
+def _stft(node, ins):
+    """[batch, frames, bins, 2]: frames = (length - frame_length) // frame_step + 1, bins =
+    frame_length // 2 + 1 when onesided (the default)."""
+    signal = ins[0]
+    if signal is None or signal.shape is None or len(signal.shape) != 3:
+        return [TensorType(signal and signal.dtype)]
+    step = _numbers(node.inputs[1]) if len(node.inputs) > 1 else None
+    length = _numbers(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
+    window = ins[2] if len(ins) > 2 else None
+    if length is None and window is not None and window.shape:
+        length = [window.shape[0]]
+    frames = bins = None
+    if length and isinstance(length[0], (int, float)):
+        n = int(length[0])
+        bins = n // 2 + 1 if node.attrs.get("onesided", 1) else n
+        if step and isinstance(signal.shape[1], int):
+            frames = (signal.shape[1] - n) // int(step[0]) + 1
+    return [TensorType(signal.dtype, (signal.shape[0], frames, bins, 2))]
 
 
 @rule("Tile")

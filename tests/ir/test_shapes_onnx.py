@@ -209,10 +209,10 @@ def test_node_suite_shapes_never_wrong_and_unknown_only_where_values_decide():
 
 
 def test_node_suite_shapes_with_shape_operands_given_as_constants():
-    """The same cases with their runtime shape operands bound: 1,755 of 1,855 equal (94.6%)
+    """The same cases with their runtime shape operands bound: 1,773 of 1,855 equal (95.6%)
     measured; what stays unknown depends on data (NonZero, Unique, NMS, Compress, strings,
-    images) or on the first input's value (Range, windows), or lacks a rule (OneHot, Resize
-    with axes, CenterCropPad, STFT, AffineGrid expanded)."""
+    images), on a first input's value (Range, window sizes), or has no rule here or in onnx
+    (CenterCropPad and AffineGrid expanded, FlexAttention, MaxUnpool with output_shape)."""
     import warnings
     from tests.zoo import onnx_node_suite as suite
     counts = {"pass": 0, "unknown": 0, "wrong": 0}
@@ -221,4 +221,4 @@ def test_node_suite_shapes_with_shape_operands_given_as_constants():
         for case in suite.iter_cases():
             counts[_shape_outcome(graphscope.load(_bind_operands(case)), case)] += 1
     assert counts["wrong"] == 0, counts
-    assert counts["pass"] >= 1750, counts
+    assert counts["pass"] >= 1770, counts
