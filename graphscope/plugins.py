@@ -85,6 +85,21 @@ def caffe_layer(type: str, shape: Callable, macs: Callable | None = None,
     return entry
 
 
+def unregister(type: str) -> None:
+    """Forget a registered layer type (tests; a session that swaps plugins)."""
+    entry = _CAFFE.pop(type, None)
+    if entry is None:
+        return
+    from .ir.ops import OPS
+    from .ir.shapes import RULES
+    from .ir.stats import MAC_RULES
+    for table in (OPS, RULES, MAC_RULES):
+        table.pop(entry.op, None)
+    if entry.onnx is not None:
+        from .convert.to_onnx import LOWERINGS
+        LOWERINGS.pop(entry.op, None)
+
+
 def load_file(path) -> None:
     """Run a plugin file (``--plugin FILE.py``): what it registers is then known."""
     path = Path(path)

@@ -19,6 +19,9 @@ DESCRIPTION = "Caffe net (.prototxt, V1 and V2 layers; --weights model.caffemode
 SUFFIXES = (".prototxt", ".pbtxt")
 EXTRA = None
 HANDLES_INPUT_SHAPES = True
+# types whose parameters BVLC's caffe.proto defines (a fork's *_param on them is ignored)
+BVLC_TYPES = set(LY.HANDLERS) | {"Data", "ImageData", "HDF5Data", "WindowData",
+                                 "MemoryData", "DummyData", "Input"}
 LY.HANDLERS.update(forks.HANDLERS)
 
 NET_FIELDS = {"name", "input", "input_shape", "input_dim", "force_backward", "state",
@@ -229,7 +232,9 @@ def _layers(net: Message, file, warnings) -> list[LY.Layer]:
                                     f"read as '{canon}'")
                 type_ = canon
         name = str(msg.get("name", "") or f"{type_.lower()}_{len(out)}")
-        _check_fields(msg, LAYER_FIELDS, file, warnings, f"layer '{name}'")
+        # a fork's or an unknown layer's own *_param is read or drawn, not ignored
+        _check_fields(msg, LAYER_FIELDS, file, warnings, f"layer '{name}'",
+                      any_param=type_ not in BVLC_TYPES)
         tops = [str(x) for x in msg.all("top")]
         if not tops and ("Loss" in type_ or msg.has("loss_weight")):
             tops = [name]  # Caffe gives a loss layer without a top one named after it
@@ -237,10 +242,12 @@ def _layers(net: Message, file, warnings) -> list[LY.Layer]:
     return upgrade.fold_padding(out, warnings)
 
 
-def _check_fields(msg: Message, known: set, file, warnings: list, what: str) -> None:
+def _check_fields(msg: Message, known: set, file, warnings: list, what: str,
+                  any_param: bool = False) -> None:
     """Unknown fields warn (with file:line:col) rather than fail: forks add many."""
     for name, value, pos in msg.fields:
-        ok = name in known or (name.endswith("_param") and name[:-6] in KNOWN_PARAMS)
+        ok = name in known or (name.endswith("_param") and
+                               (any_param or name[:-6] in KNOWN_PARAMS))
         if ok and name in PARAM_FIELDS and isinstance(value, Message):
             _check_fields(value, PARAM_FIELDS[name], file, warnings, f"{what} {name}")
         if not ok:
