@@ -218,6 +218,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path)
     ap.add_argument("--files", type=int)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-opencv", action="store_true", help="known shapes only")
     args = ap.parse_args()
     if args.one:
         import json
@@ -236,10 +237,13 @@ def main() -> None:
           f"{k_now}/{n_now} ({100 * k_now / max(n_now, 1):.1f}%)")
     if before is not None:
         k_b = sum(v[0] for v in before.values() if v)
+        n_b = sum(v[1] for v in before.values() if v)
         read_b = sum(v is not None for v in before.values())
         print(f"baseline ({args.baseline}): read {read_b}; layers with every shape known: "
-              f"{k_b} (counted over the layers it read); now / baseline = "
-              f"{k_now / max(k_b, 1):.2f}x")
+              f"{k_b}/{n_b} of the files it read; now / baseline = "
+              f"{k_now / max(k_b, 1):.2f}x known layers")
+    if args.no_opencv:
+        return
     try:
         import cv2  # noqa: F401
     except ImportError:
