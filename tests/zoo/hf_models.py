@@ -147,10 +147,19 @@ def expected_params(model) -> int:
 
 def reference_macs(model, inputs) -> float:
     """FlopCounterMode's count / 2 (one multiply-add is 2 FLOPs), attention through the math
-    SDPA backend (which FlopCounterMode counts as its two matmuls)."""
+    SDPA backend (which FlopCounterMode counts as its two matmuls), MoE experts run eagerly
+    (one linear per expert on its tokens: the counter cannot see inside a grouped_mm
+    fallback). Grad mode on, as fused inference paths hide work from the counter."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
+    before = getattr(model.config, "_experts_implementation", None)
+    if before not in (None, "eager"):
+        model.set_experts_implementation("eager")
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
-        model(*inputs)
+    try:
+        with sdpa_kernel(SDPBackend.MATH), counter:
+            model(*inputs)
+    finally:
+        if before not in (None, "eager"):
+            model.set_experts_implementation(before)
     return counter.get_total_flops() / 2

@@ -105,16 +105,15 @@ def _torch_log(lines: list):
         def emit(self, record):
             lines.append(record.getMessage())
     log = logging.getLogger("torch.export")
-    handler, level, propagate = Collect(logging.WARNING), log.level, log.propagate
-    log.addHandler(handler)
+    saved = log.handlers[:], log.level, log.propagate
+    log.handlers = [Collect(logging.WARNING)]  # torch's own handlers print to the terminal
     log.setLevel(logging.WARNING)
     log.propagate = False
     try:
         yield
     finally:
-        log.removeHandler(handler)
+        log.handlers, level, log.propagate = saved
         log.setLevel(level)
-        log.propagate = propagate
 
 
 def _root_cause(text: str) -> str | None:
