@@ -20,7 +20,8 @@ from .match import Match, boundary_inputs, boundary_outputs, data_inputs, weight
 PRIVATE_ATTR_PREFIXES = ("caffe_", "torch_", "tf_", "keras_")
 # ONNX defaults: an attribute spelled out with its default value is no change
 DEFAULTS = {"group": 1, "auto_pad": "NOTSET", "transA": 0, "transB": 0, "alpha": 1.0,
-            "beta": 1.0, "ceil_mode": 0, "storage_order": 0, "count_include_pad": 0}
+            "beta": 1.0, "ceil_mode": 0, "storage_order": 0, "count_include_pad": 0,
+            "keepdims": 1, "noop_with_empty_axes": 0, "stash_type": 1}
 ALL_ONES = ("strides", "dilations")
 ALL_ZEROS = ("pads",)
 OWN = ("op", "attrs", "weight_shapes", "params", "weights")
@@ -127,15 +128,39 @@ def compare(m: Match, weights: bool = False, rtol: float = RTOL) -> dict:
     return entry
 
 
-def pair_weights(m: Match) -> tuple[list[tuple[Value, Value]], list[Value], list[Value]]:
-    """Weights of A and B paired: by name, then by position among equal shapes."""
-    wa = [v for n in m.a for v in weight_inputs(n)]
-    wb = [v for n in m.b for v in weight_inputs(n)]
-    wa = list({id(v): v for v in wa}.values())
-    wb = list({id(v): v for v in wb}.values())
+def _array(v: Value):
+    """The weight as float64, or None when the model came without weight data."""
+    try:
+        return np.asarray(v.data.array, dtype=np.float64)
+    except (GraphscopeError, TypeError, ValueError):
+        return None
+
+
+def weight_distance(xa, xb) -> tuple[float, bool] | None:
+    """Max |a - b| and whether B is A's transpose (a Gemm's (out, in) weight exported for
+    MatMul as (in, out); for a square one the shape cannot tell). None: not comparable."""
+    candidates = []
+    if xa.shape == xb.shape:
+        candidates.append((xb, False))
+    if xa.ndim == 2 and xa.shape == xb.T.shape:
+        candidates.append((xb.T, True))
+    if not candidates and xa.size == xb.size:  # the same values in another layout
+        candidates.append((xb.reshape(xa.shape), False))
+    best = None
+    for x, transposed in candidates:
+        d = float(np.max(np.abs(xa - x))) if xa.size else 0.0
+        if best is None or d < best[0]:
+            best = (d, transposed)
+    return best
+
+
+def pair_weights(m: Match, arrays: dict) -> tuple[list, list[Value], list[Value]]:
+    """Weights of A and B paired: by name; the rest each with the closest B tensor of its
+    size (by value when both have data, else by shape in order)."""
+    wa = list({id(v): v for n in m.a for v in weight_inputs(n)}.values())
+    wb = list({id(v): v for n in m.b for v in weight_inputs(n)}.values())
     by_name = {v.name: v for v in wb}
-    pairs, left_a = [], []
-    used: set[int] = set()
+    pairs, left_a, used = [], [], set()
     for v in wa:
         o = by_name.get(v.name)
         if o is not None and id(o) not in used:
@@ -146,43 +171,53 @@ def pair_weights(m: Match) -> tuple[list[tuple[Value, Value]], list[Value], list
     left_b = [v for v in wb if id(v) not in used]
     rest_a = []
     for v in left_a:
-        o = next((x for x in left_b if x.data.shape == v.data.shape), None)
-        if o is None:
+        best, best_d = None, None
+        for o in left_b:
+            if o.data.size != v.data.size:
+                continue
+            xa, xb = arrays.get(id(v)), arrays.get(id(o))
+            if xa is None or xb is None:
+                d = 0.0 if o.data.shape == v.data.shape else None
+            else:
+                dist = weight_distance(xa, xb)
+                d = None if dist is None else dist[0]
+            if d is not None and (best_d is None or d < best_d):
+                best, best_d = o, d
+        if best is None:
             rest_a.append(v)
         else:
-            pairs.append((v, o))
-            left_b.remove(o)
+            pairs.append((v, best))
+            left_b.remove(best)
     return pairs, rest_a, left_b
 
 
 def compare_weights(m: Match, rtol: float = RTOL) -> tuple[dict, list[str]]:
     """{A weight name: {"b", "shape", "max_abs", "max_rel", "equal"}} and the unequal names.
     Weights with no counterpart are listed under "only_a"/"only_b" entries, not compared."""
-    pairs, rest_a, rest_b = pair_weights(m)
+    arrays = {id(v): _array(v) for n in m.a + m.b for v in weight_inputs(n)}
+    pairs, rest_a, rest_b = pair_weights(m, arrays)
     out: dict[str, Any] = {}
     unequal = []
     for va, vb in pairs:
-        try:
-            xa = np.asarray(va.data.array, dtype=np.float64)
-            xb = np.asarray(vb.data.array, dtype=np.float64)
-        except (GraphscopeError, TypeError, ValueError):
+        xa, xb = arrays[id(va)], arrays[id(vb)]
+        if xa is None or xb is None:
             out[va.name] = {"b": vb.name, "shape": list(va.data.shape), "max_abs": None,
                             "max_rel": None, "equal": None}  # no data: unknown, not equal
             continue
-        if xa.shape != xb.shape:
-            if xa.size == xb.size:  # the same tensor laid out differently (Gemm vs MatMul)
-                xb = xb.reshape(xa.shape)
-            else:
-                out[va.name] = {"b": vb.name, "shape": [list(xa.shape), list(xb.shape)],
-                                "max_abs": None, "max_rel": None, "equal": False}
-                unequal.append(va.name)
-                continue
-        diff = float(np.max(np.abs(xa - xb))) if xa.size else 0.0
+        dist = weight_distance(xa, xb)
+        if dist is None:
+            out[va.name] = {"b": vb.name, "shape": [list(xa.shape), list(xb.shape)],
+                            "max_abs": None, "max_rel": None, "equal": False}
+            unequal.append(va.name)
+            continue
+        diff, transposed = dist
         scale = float(np.max(np.abs(xa))) if xa.size else 0.0
         rel = diff / scale if scale > 0 else (0.0 if diff == 0 else None)  # None: A is all zero
         equal = diff <= rtol * scale + 1e-12
         out[va.name] = {"b": vb.name, "shape": list(xa.shape), "max_abs": diff,
                         "max_rel": rel, "equal": bool(equal)}
+        if transposed:
+            out[va.name]["transposed"] = True
         if not equal:
             unequal.append(va.name)
     if rest_a:

@@ -7,17 +7,18 @@ pairs); nothing compares all pairs of nodes. The phases, strongest evidence firs
 2. provenance: a lowering names its nodes ``<source node>/<part>`` (convert/lower_*.py), so
    B nodes under an unmatched A node's name form one group with it (and the other way);
 3. weights: the same weight tensor names (a PyTorch module and its ONNX export keep them);
-4. namespace: the k-th node of an op in a namespace, when both sides have as many;
+4. namespace: the k-th node of an op in a namespace, when both sides have as many and
+   its output shapes agree;
 5. structure: from matched pairs, along the edges: the unmatched consumers (producers) of
    two matched values pair up when op, attributes and shapes agree, then by op alone when
    exactly one candidate is left on each side; graph inputs and outputs seed it;
 6. unique signature: an (op, attributes, shapes) key found once on each side;
-7. runs: a chain of unmatched nodes between two matches, and one between the same two
+7. fusion: an unmatched node next to a match whose other side carries its namespace, where
+   its own side does not (an exporter fused BatchNorm into the Conv before it and named the
+   result after the BatchNorm's module), joins that match.
+8. runs: a chain of unmatched nodes between two matches, and one between the same two
    matches on the other side, is the same computation: pairs in order when the ops agree
    (or both are one node), else one group (GlobalAveragePool+Flatten = ReduceMean+Reshape);
-8. fusion: an unmatched node next to a group whose other side carries its namespace (an
-   exporter fused BatchNorm into the Conv before it, keeping the BatchNorm's module path)
-   joins that group.
 """
 from __future__ import annotations
 
@@ -46,7 +47,12 @@ def _data_inputs(n: Node) -> list[Value]:
 
 
 def _weights(n: Node) -> list[Value]:
-    return [v for v in n.inputs if v is not None and v.is_weight and not v.meta.get("constant")]
+    """The node's tensors to compare: floating-point weights of more than one element
+    (Constant-node values included: an exporter may fold a bias into one). Integer shape
+    operands and scalars (Reshape's shape, Clip's bounds) are initializers in ONNX but
+    attributes elsewhere: not weights to compare."""
+    return [v for v in n.inputs if v is not None and v.is_weight
+            and str(v.data.dtype).startswith(("float", "bfloat")) and v.data.size > 1]
 
 
 def _shapes(values) -> tuple:
@@ -182,8 +188,9 @@ class Matcher:
         for k, la in ga.items():
             lb = gb.get(k)
             if lb and len(lb) == len(la):
-                for na, nb in zip(la, lb):
-                    self.pair([na], [nb], "namespace")
+                for na, nb in zip(la, lb):  # an exporter may reorder: shapes must agree
+                    if _shapes(na.outputs) == _shapes(nb.outputs):
+                        self.pair([na], [nb], "namespace")
 
     def seed_io(self) -> None:
         """Graph inputs and outputs pair by position (they are the fixed points)."""
@@ -281,8 +288,10 @@ class Matcher:
                     m = of_self.get(id(nb))
                     if m is None:
                         continue
-                    other = m.b if side == "a" else m.a
-                    if any(o.namespace == n.namespace for o in other):
+                    mine, other = (m.a, m.b) if side == "a" else (m.b, m.a)
+                    # the other side took this node's namespace, not its partner's
+                    if any(o.namespace == n.namespace for o in other) and \
+                            not any(x.namespace == n.namespace for x in mine):
                         self.join(m, a=[n] if side == "a" else [], b=[n] if side == "b" else [])
                         m.how = "fused" if m.how != "provenance" else m.how
                         break
