@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tests.zoo import onnx_node_suite as suite  # noqa: E402
 
 KNOWN = ROOT / "tests" / "conformance" / "known_good.json"
+SECONDS: dict[str, float] = {}  # case id -> seconds its checks took
 STATUSES = {"shapes": ("pass", "unknown", "wrong", "crash", "refused"),
             "torch": ("pass", "refused", "wrong", "crash"),
             "source": ("pass", "refused", "wrong", "crash"),
@@ -38,7 +39,9 @@ def run(cases, tf_cases, progress=True) -> dict[str, dict[str, suite.Outcome]]:
     t0 = time.time()
     for i, case in enumerate(cases):
         backends = [b for b in suite.BACKENDS if b != "tf" or case.id in tf_ids]
+        start = time.time()
         results[case.id] = suite.check_case(case, backends)
+        SECONDS[case.id] = time.time() - start
         if progress and sys.stderr.isatty() and i % 50 == 0:
             print(f"\r{i}/{len(cases)} {time.time() - t0:.0f}s", end="", file=sys.stderr)
     if progress and sys.stderr.isatty():
@@ -119,7 +122,8 @@ def main(argv=None) -> int:
     for b in suite.BACKENDS:
         t = totals(results, b)
         print(f"{b:7s} " + "  ".join(f"{s} {t[s]}" for s in STATUSES[b]))
-    print(f"{len(cases)} cases in {elapsed:.0f}s")
+    print(f"{len(cases)} cases in {elapsed:.0f}s; slowest: " + ", ".join(
+        f"{cid} {t:.1f}s" for cid, t in sorted(SECONDS.items(), key=lambda kv: -kv[1])[:5]))
     if args.json:
         Path(args.json).write_text(json.dumps(
             {cid: {b: [o.status, o.detail] for b, o in r.items()} for cid, r in

@@ -65,8 +65,9 @@ def generate(graph: Graph, class_name: str = "ConvertedModel") -> GeneratedSourc
     if not class_name.isidentifier() or keyword.iskeyword(class_name):
         raise UsageError(f"class name '{class_name}' is not a Python identifier")
     # framework ops with no generator are lowered to ONNX ops first, as for every backend
-    graph = lowered_for(graph, lambda op: op in EMITTERS or "." not in op)
-    missing = missing_ops(graph, EMITTERS.__contains__)
+    shared = _shared_ops()
+    graph = lowered_for(graph, lambda op: op in EMITTERS or op in shared or "." not in op)
+    missing = missing_ops(graph, lambda op: op in EMITTERS or op in shared)
     if missing:
         error = refuse_missing(missing, "the PyTorch source generator")
         if set(missing) & CONTROL_FLOW:
@@ -135,6 +136,55 @@ def _tensors(torch, state: dict[str, np.ndarray]) -> dict:
     """Tensors sharing the arrays' memory where torch can (writable, contiguous)."""
     from ..runtime.torch import owned_array
     return {k: torch.from_numpy(owned_array(v)) for k, v in state.items()}
+
+
+# -- the shared op functions (runtime/torch_ops.py) --------------------------------------------
+# ops written with the shared function even though an emitter exists: the emitter's readable
+# form is not exact for every ONNX attribute and type (modes, integer types, variadic inputs)
+SHARED_FIRST = {"Resize", "Upsample", "Clip", "Max", "Min", "Sum", "Mean", "Pad", "TopK",
+                "ArgMax", "ArgMin", "Attention", "Split", "Expand", "Tile", "IsInf"}
+
+
+def _torch_types() -> dict:
+    from ..runtime.torch_ops import ONNX_TORCH_DTYPES
+    return ONNX_TORCH_DTYPES
+
+
+def _shared_ops() -> dict[str, Callable]:
+    from ..runtime.torch import function_ops
+    return function_ops()
+
+
+def _shared_source(names: set[str]) -> str:
+    """The text of the named torch_ops functions and of the helpers and constants they use,
+    in the module's order, decorators left out."""
+    if not names:
+        return ""
+    import ast
+    import inspect
+
+    from ..runtime import torch_ops
+    text = inspect.getsource(torch_ops)
+    tree = ast.parse(text)
+    defs: dict[str, tuple[int, ast.AST]] = {}
+    for i, st in enumerate(tree.body):
+        if isinstance(st, ast.FunctionDef):
+            defs[st.name] = (i, st)
+        elif isinstance(st, ast.Assign):
+            for t in st.targets:
+                if isinstance(t, ast.Name):
+                    defs[t.id] = (i, st)
+    wanted, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in wanted or name not in defs:
+            continue
+        wanted.add(name)
+        todo += [n.id for n in ast.walk(defs[name][1]) if isinstance(n, ast.Name)]
+    parts = sorted({defs[n][0]: defs[n][1] for n in wanted}.items())
+    body = "\n\n\n".join(ast.get_source_segment(text, st) for _, st in parts)
+    return ("# ONNX operator semantics: the functions graphscope's torch backend runs\n\n"
+            + body)
 
 
 # -- formatting helpers -------------------------------------------------------------------------
@@ -260,12 +310,13 @@ class _Writer:
     def __init__(self, graph: Graph):
         torch = require("torch", "torch", "generating PyTorch source")
         self.graph = graph
-        self.locals = _Names(_LOCAL_RESERVED)
+        self.locals = _Names(_LOCAL_RESERVED | {f.__name__ for f in _shared_ops().values()})
         self.attrs = _Names(set(dir(torch.nn.Module)) | {"forward"})
         self.refs: dict[str, _Ref] = {}
         self.tensors: dict[str, _Tensor] = {}
         self.stmts: list[_Stmt] = []
         self.absorbed: set[str] = set()  # nodes folded into an earlier statement
+        self.shared: set[str] = set()  # runtime/torch_ops functions the statements call
         self.cur: _Stmt | None = None
         self.args: list[str] = []
         self.symbols: dict[str, str] = {}  # symbolic dim -> code reading it from an input
@@ -281,8 +332,68 @@ class _Writer:
     def emit_node(self, node: Node) -> None:
         self.cur = _Stmt(node)
         self.stmts.append(self.cur)
-        EMITTERS[node.op](self, node)
+        shared = _shared_ops()
+        if node.op in shared and (node.op not in EMITTERS or node.op in SHARED_FIRST):
+            self.call_shared(node, shared[node.op])
+        else:
+            absorbed = set(self.absorbed)
+            try:
+                EMITTERS[node.op](self, node)
+            except UnsupportedError:
+                if node.op not in shared:
+                    raise
+                # the readable form needs what only the run knows: call the shared function
+                self.absorbed = absorbed
+                self.stmts[-1] = self.cur = _Stmt(node)
+                self.call_shared(node, shared[node.op])
         self.cur = None
+
+    def call_shared(self, node: Node, fn: Callable) -> None:
+        """``y = onnx_op(inputs..., attr=value...)``: the op's function from
+        runtime/torch_ops.py, the one the torch interpreter runs, copied into the file."""
+        import inspect
+        params = inspect.signature(fn).parameters
+        keywords = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        unknown = sorted(set(node.attrs) - set(keywords))
+        if unknown:
+            raise self.unsupported(f"attribute '{unknown[0]}' is not supported")
+        to = node.attrs.get("to", node.attrs.get("dtype"))
+        if isinstance(to, int) and to not in _torch_types():
+            raise self.unsupported(f"ONNX element type {to} has no torch form")
+        inputs = list(node.inputs)
+        while inputs and inputs[-1] is None:
+            inputs.pop()
+        args = [("None" if v is None else self.ref(v)) for v in inputs]
+        for k in keywords:
+            if k in node.attrs:
+                args.append(f"{k}={self.literal(node, k, node.attrs[k])}")
+            elif k == "opset" and self.graph.metadata.get("opset") is not None:
+                args.append(f"opset={int(self.graph.metadata['opset'])}")
+            elif k == "n_outputs":
+                args.append(f"n_outputs={len(node.outputs)}")
+        self.shared.add(fn.__name__)
+        call = f"{fn.__name__}({', '.join(args)})"
+        if not getattr(fn, "multi_output", False):
+            self.assign(node.outputs[0], call)
+            return
+        names = [self.out(v) if v.name else "_" for v in node.outputs]
+        self.line(f"{', '.join(names)}, *_ = {call}")
+
+    def literal(self, node: Node, key: str, value) -> str:
+        """An attribute value as code: numbers, strings, lists; arrays as tensor attributes."""
+        if isinstance(value, np.ndarray):
+            ref = self.tensor_ref(f"{node.name}.{key}", value, f"{node.name}_{key}")
+            self.cur.attrs.append(ref.attr)
+            return ref.expr
+        if isinstance(value, (list, tuple)):
+            return "[" + ", ".join(self.literal(node, key, v) for v in value) + "]"
+        if isinstance(value, str):
+            return repr(value)
+        if isinstance(value, (np.generic,)):
+            value = value.item()
+        if value is None or isinstance(value, (bool, int, float)):
+            return "None" if value is None else _num(value)
+        raise self.unsupported(f"attribute '{key}' of type {type(value).__name__}")
 
     def line(self, text: str) -> None:
         self.cur.lines.append(text)
@@ -443,7 +554,10 @@ class _Writer:
                     t = self.tensors[name]
                     init.append(_tensor_decl(t))
                     state[name] = t.array
-        code = _assemble(self.graph, class_name, init, self.args, kept, self._doc())
+        used = {name for st in kept for line in st.lines for name in self.shared
+                if f"{name}(" in line}
+        code = _assemble(self.graph, class_name, init, self.args, kept, self._doc(),
+                         _shared_source(used))
         defined = {name for st in kept for name in st.defines}
         local_of = {value: ref.var for value, ref in self.refs.items()
                     if ref.var is not None and ref.expr == ref.var and ref.var in defined}
@@ -498,7 +612,7 @@ def _tensor_decl(t: _Tensor) -> str:
 
 
 def _assemble(graph: Graph, class_name: str, init: list[str], args: list[str],
-              stmts: list[_Stmt], doc: str) -> str:
+              stmts: list[_Stmt], doc: str, shared: str = "") -> str:
     # names come from the model file: repr() keeps them inside the comment line
     fmt = graph.metadata.get("format")
     origin = repr(str(graph.name)) + (f" ({re.sub(r'[^0-9A-Za-z_.-]', '', str(fmt))})"
@@ -509,6 +623,7 @@ def _assemble(graph: Graph, class_name: str, init: list[str], args: list[str],
            '#     model.load_state_dict(torch.load("<this file>.pth"))',
            "#     model.eval()",
            *IMPORTS, "", "",
+           *([shared, "", ""] if shared else []),
            f"class {class_name}(nn.Module):",
            "    def __init__(self):",
            "        super().__init__()"]
@@ -988,6 +1103,11 @@ def _operands(w: _Writer, node: Node) -> tuple[str, str]:
 
 @emitter(*_OPERATORS, *_FUNCTIONS)
 def _binary(w: _Writer, node: Node):
+    types = [w.dtype(v) for v in node.inputs[:2]]
+    if any(t in ("uint16", "uint32", "uint64") for t in types) or \
+            (node.op == "Pow" and types[0] != types[1]):
+        # torch lacks these operators: the shared function computes wide and casts back
+        raise w.unsupported(f"operands of types {types[0]} and {types[1]}")
     a, b = _operands(w, node)
     if node.op == "Div" and (w.dtype(node.inputs[0]) or "float").startswith(("int", "uint")):
         w.assign(node.outputs[0], f'torch.div({a}, {b}, rounding_mode="trunc")')

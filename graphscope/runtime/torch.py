@@ -875,7 +875,8 @@ def _loop(torch, node, ins, run):
 def _scan(torch, node, ins, run):
     """ONNX Scan (opset 9+): inputs (states..., scan inputs...); the body maps (states...,
     one slice of each scan input) to (states..., one slice of each scan output)."""
-    if "directions" in node.attrs:  # opset 8's Scan has a batch axis and sequence_lens
+    # opset 8's Scan has a batch axis and sequence_lens (its first input, often omitted)
+    if "directions" in node.attrs or (ins and ins[0] is None):
         raise UnsupportedError("Scan: the opset-8 form (batched, sequence_lens) is not run",
                                node=node.name)
     m = int(node.attrs["num_scan_inputs"])

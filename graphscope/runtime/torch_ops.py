@@ -18,10 +18,12 @@ import torch.nn.functional as F
 OPS: dict = {}
 
 
-def onnx_op(*names):
+def onnx_op(*names, multi_output=False):
+    """Register ``fn`` for ops ``names``; ``multi_output``: it returns a tuple."""
     def register(fn):
         for name in names:
             OPS[name] = fn
+        fn.multi_output = multi_output
         return fn
     return register
 
@@ -526,7 +528,7 @@ def onnx_concat(*xs, axis):
     return torch.cat([x for x in xs if x is not None], dim=axis)
 
 
-@onnx_op("Split")
+@onnx_op("Split", multi_output=True)
 def onnx_split(x, split_in=None, /, *, axis=0, split=None, num_outputs=None, n_outputs=1):
     sizes = as_ints(split_in) if split_in is not None else split
     if sizes is None:
@@ -748,7 +750,9 @@ def _extreme(x, dims, keep, largest):
     if x.numel() == 0:  # the identity of max is -inf (min: +inf) for empty reductions
         shape = [1 if i in dims else d for i, d in enumerate(x.shape)] if keep else \
             [d for i, d in enumerate(x.shape) if i not in dims]
-        if x.dtype.is_floating_point:
+        if x.dtype == torch.bool:
+            fill = not largest
+        elif x.dtype.is_floating_point:
             fill = float("-inf") if largest else float("inf")
         else:
             info = torch.iinfo(x.dtype)
@@ -846,7 +850,7 @@ def onnx_arg_min(x, /, *, axis=0, keepdims=1, select_last_index=0):
     return arg_extreme(x, axis, keepdims, select_last_index, False)
 
 
-@onnx_op("TopK")
+@onnx_op("TopK", multi_output=True)
 def onnx_top_k(x, k, /, *, axis=-1, largest=1, sorted=1):
     k = int(k.reshape(-1)[0])
     axis = axis + x.dim() if axis < 0 else axis
@@ -883,7 +887,7 @@ def stash(x, stash_type):
     return x.to(torch.float32) if stash_type == 1 and x.dtype != torch.float64 else x
 
 
-@onnx_op("LayerNormalization")
+@onnx_op("LayerNormalization", multi_output=True)
 def onnx_layer_normalization(x, scale, bias=None, /, *, axis=-1, epsilon=1e-5, stash_type=1):
     axis = axis + x.dim() if axis < 0 else axis
     dims = list(range(axis, x.dim()))
@@ -933,12 +937,12 @@ def onnx_lp_normalization(x, /, *, axis=-1, p=2):
     return torch.where(norm == 0, torch.zeros_like(x), x / norm)
 
 
-@onnx_op("BatchNormalization")
+@onnx_op("BatchNormalization", multi_output=True)
 def onnx_batch_normalization(x, scale, b, mean, var, /, *, epsilon=1e-5, momentum=0.9,
                              training_mode=0, spatial=1, is_test=0, consumed_inputs=None):
     shape = [1, -1] + [1] * (x.dim() - 2)
     if not training_mode:
-        return F.batch_norm(x, mean, var, scale, b, False, 0.0, epsilon)
+        return F.batch_norm(x, mean, var, scale, b, False, 0.0, epsilon), mean, var
     dims = [0] + list(range(2, x.dim()))
     cur_mean = x.mean(dims)
     cur_var = ((x - cur_mean.reshape(shape)) ** 2).mean(dims)
@@ -948,7 +952,7 @@ def onnx_batch_normalization(x, scale, b, mean, var, /, *, epsilon=1e-5, momentu
             var * momentum + cur_var * (1 - momentum))
 
 
-@onnx_op("Dropout")
+@onnx_op("Dropout", multi_output=True)
 def onnx_dropout(x, ratio_in=None, training_in=None, /, *, seed=None, ratio=0.5, is_test=0):
     if ratio_in is not None:
         ratio = float(ratio_in)
@@ -1029,7 +1033,7 @@ def onnx_lp_pool(x, /, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilation
     return (w.abs() ** p).sum(-1) ** (1.0 / p)
 
 
-@onnx_op("MaxPool")
+@onnx_op("MaxPool", multi_output=True)
 def onnx_max_pool(x, /, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None,
                   pads=None, storage_order=0, strides=None):
     n = len(kernel_shape)
@@ -1199,3 +1203,546 @@ def onnx_upsample(x, scales_in=None, /, *, mode="nearest", scales=None):
     s = scales_in if scales_in is not None else torch.tensor(scales, dtype=torch.float32)
     return onnx_resize(x, None, s, None, mode=mode, coordinate_transformation_mode="asymmetric",
                        nearest_mode="floor")
+
+
+# -- attention ------------------------------------------------------------------------------------
+def heads_first(t, heads):
+    """[batch, seq, heads * size] -> [batch, heads, seq, size]."""
+    return t.reshape(t.shape[0], t.shape[1], heads, -1).transpose(1, 2)
+
+
+def positions_allowed(q_len, kv_len, offset, left, right, causal):
+    """[q, kv] (or [batch, 1, q, kv] for a per-batch offset) mask of the keys each query
+    may see: causal (bottom-right aligned by ``offset``) and the sliding window."""
+    i = torch.arange(q_len).reshape(q_len, 1)
+    j = torch.arange(kv_len).reshape(1, kv_len)
+    if isinstance(offset, torch.Tensor):
+        i = i + offset.reshape(-1, 1, 1, 1)
+    else:
+        i = i + offset
+    diff = i - j
+    allowed = torch.ones_like(diff, dtype=torch.bool)
+    if causal:
+        allowed = allowed & (diff >= 0)
+    if left >= 0:
+        allowed = allowed & (diff <= left)
+    if right >= 0:
+        allowed = allowed & (-diff <= right)
+    return allowed
+
+
+@onnx_op("Attention", multi_output=True)
+def onnx_attention(q, k, v, mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None,
+                   /, *, scale=None, is_causal=0, q_num_heads=None, kv_num_heads=None,
+                   softmax_precision=None, softcap=0.0, qk_matmul_output_mode=0,
+                   left_window_size=-1, right_window_size=-1):
+    three_d = q.dim() == 3
+    if three_d:
+        q, k, v = heads_first(q, q_num_heads), heads_first(k, kv_num_heads), \
+            heads_first(v, kv_num_heads)
+    dtype = q.dtype
+    if scale is None:
+        scale = 1 / q.shape[3] ** 0.5
+    root = torch.tensor(scale ** 0.5, dtype=torch.float64).to(dtype)
+    if past_key is not None:
+        k = torch.cat([past_key, k], 2)
+        v = torch.cat([past_value, v], 2)
+    present_key, present_value = k, v
+    q_len, kv_len = q.shape[2], k.shape[2]
+    bias = torch.zeros(q_len, kv_len, dtype=dtype)
+    if mask is not None:
+        if mask.shape[-1] < kv_len:
+            fill = False if mask.dtype == torch.bool else float("-inf")
+            mask = F.pad(mask, [0, kv_len - mask.shape[-1]], value=fill)
+        if mask.dtype == torch.bool:
+            mask = torch.where(mask, torch.zeros((), dtype=dtype),
+                               torch.full((), float("-inf"), dtype=dtype))
+        bias = bias + mask
+    if nonpad_kv_seqlen is not None and past_key is None:
+        offset = nonpad_kv_seqlen.reshape(-1).to(torch.int64) - q_len
+    else:
+        offset = past_key.shape[2] if past_key is not None else 0
+    if is_causal or left_window_size >= 0 or right_window_size >= 0:
+        allowed = positions_allowed(q_len, kv_len, offset, left_window_size, right_window_size,
+                                    bool(is_causal))
+        bias = bias + torch.where(allowed, torch.zeros((), dtype=dtype),
+                                  torch.full((), float("-inf"), dtype=dtype))
+    if nonpad_kv_seqlen is not None:
+        keep = torch.arange(kv_len).reshape(1, kv_len) < nonpad_kv_seqlen.reshape(-1, 1)
+        bias = bias + torch.where(keep, 0.0, float("-inf")).to(dtype).reshape(-1, 1, 1, kv_len)
+    if q.shape[1] != k.shape[1]:  # grouped-query attention: share each key/value head
+        k = k.repeat_interleave(q.shape[1] // k.shape[1], 1)
+        v = v.repeat_interleave(q.shape[1] // v.shape[1], 1)
+    scores = (q * root) @ (k * root).transpose(-1, -2)
+    if softcap and softcap > 0:
+        scores = torch.tanh(scores / softcap) * softcap
+    qk_out = scores
+    biased = scores + bias
+    if qk_matmul_output_mode == 2:
+        qk_out = biased
+    if softmax_precision is not None:
+        biased = biased.to(onnx_dtype(softmax_precision))
+    top = biased.amax(-1, keepdim=True)
+    top = torch.where(torch.isneginf(top), torch.zeros_like(top), top)
+    e = torch.exp(biased - top)
+    total = e.sum(-1, keepdim=True)
+    probs = e / torch.where(total == 0, torch.ones_like(total), total)
+    masked_row = torch.isneginf(bias.amax(-1, keepdim=True))
+    probs = torch.where(masked_row, torch.zeros_like(probs), probs)
+    if qk_matmul_output_mode == 3:
+        qk_out = probs
+    probs = probs.to(dtype)
+    y = probs @ v
+    if three_d:
+        y = y.transpose(1, 2).reshape(y.shape[0], y.shape[2], -1)
+    return y, present_key, present_value, qk_out.to(dtype)
+
+
+# -- losses ---------------------------------------------------------------------------------------
+@onnx_op("NegativeLogLikelihoodLoss")
+def onnx_negative_log_likelihood_loss(x, target, weight=None, /, *, ignore_index=None,
+                                      reduction="mean"):
+    target = target.to(torch.int64)
+    keep = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else \
+        target != ignore_index
+    safe = torch.where(keep, target, torch.zeros_like(target))
+    picked = torch.gather(x, 1, safe.unsqueeze(1)).squeeze(1)
+    w = torch.ones_like(picked) if weight is None else weight[safe]
+    w = torch.where(keep, w, torch.zeros_like(w))
+    loss = -picked * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w.sum()
+
+
+@onnx_op("SoftmaxCrossEntropyLoss", multi_output=True)
+def onnx_softmax_cross_entropy_loss(scores, labels, weights=None, /, *, ignore_index=None,
+                                    reduction="mean"):
+    log_prob = torch.log_softmax(scores, 1)
+    loss = onnx_negative_log_likelihood_loss(log_prob, labels, weights,
+                                             ignore_index=ignore_index, reduction=reduction)
+    return loss, log_prob
+
+
+# -- quantization ---------------------------------------------------------------------------------
+def per_axis(param, x, axis, block_size):
+    """A scale or zero point shaped to broadcast against x: scalar, per-axis, or blocked."""
+    if param.dim() == 0 or (param.numel() == 1 and not block_size):
+        return param.reshape([])
+    axis = axis + x.dim() if axis < 0 else axis
+    if block_size:
+        return param.repeat_interleave(block_size, axis).narrow(axis, 0, x.shape[axis])
+    shape = [1] * x.dim()
+    shape[axis] = -1
+    return param.reshape(shape)
+
+
+def round_half_even(x):
+    return torch.round(x)
+
+
+@onnx_op("QuantizeLinear")
+def onnx_quantize_linear(x, scale, zero_point=None, /, *, axis=1, block_size=0, output_dtype=0,
+                         saturate=1, precision=0):
+    s = per_axis(scale, x, axis, block_size).to(torch.float32)
+    if zero_point is not None:
+        dtype = zero_point.dtype
+    elif output_dtype:
+        dtype = onnx_dtype(output_dtype)
+    else:
+        dtype = torch.uint8
+    if dtype in FLOAT8:
+        zp = 0.0 if zero_point is None else per_axis(zero_point, x, axis, block_size).float()
+        return cast_to(x.to(torch.float32) / s + zp, dtype, saturate)
+    zp = 0 if zero_point is None else per_axis(zero_point, x, axis, block_size).to(torch.int64)
+    q = round_half_even(x.to(torch.float32) / s).to(torch.int64) + zp
+    if dtype == torch.uint16:
+        lo, hi = 0, 65535
+    else:
+        info = torch.iinfo(dtype)
+        lo, hi = info.min, info.max
+    return q.clamp(lo, hi).to(dtype)
+
+
+@onnx_op("DequantizeLinear")
+def onnx_dequantize_linear(x, scale, zero_point=None, /, *, axis=1, block_size=0,
+                           output_dtype=0):
+    s = per_axis(scale, x, axis, block_size)
+    xf = x.to(torch.float32)
+    if zero_point is not None:
+        xf = xf - per_axis(zero_point, x, axis, block_size).to(torch.float32)
+    out = xf * s.to(torch.float32)
+    return out.to(onnx_dtype(output_dtype) if output_dtype else scale.dtype)
+
+
+@onnx_op("DynamicQuantizeLinear", multi_output=True)
+def onnx_dynamic_quantize_linear(x, /):
+    lo = torch.clamp(x.min(), max=0.0)
+    hi = torch.clamp(x.max(), min=0.0)
+    scale = (hi - lo) / 255.0
+    zp = torch.clamp(torch.round(0 - lo / scale), 0, 255)
+    y = torch.clamp(torch.round(x / scale) + zp, 0, 255)
+    return y.to(torch.uint8), scale.to(torch.float32), zp.to(torch.uint8)
+
+
+@onnx_op("MatMulInteger")
+def onnx_matmul_integer(a, b, a_zero=None, b_zero=None, /):
+    a = a.to(torch.int64) - (0 if a_zero is None else a_zero.to(torch.int64))
+    bz = 0 if b_zero is None else b_zero.to(torch.int64)
+    b = b.to(torch.int64) - bz
+    return (a.double() @ b.double()).to(torch.int32)
+
+
+@onnx_op("QLinearMatMul")
+def onnx_qlinear_matmul(a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero, /):
+    af = (a.to(torch.float64) - a_zero.to(torch.float64)) * a_scale.double()
+    bf = (b.to(torch.float64) - b_zero.to(torch.float64)) * b_scale.double()
+    y = torch.round((af @ bf) / y_scale.double()) + y_zero.to(torch.float64)
+    info = torch.iinfo(y_zero.dtype)
+    return y.clamp(info.min, info.max).to(y_zero.dtype)
+
+
+@onnx_op("ConvInteger")
+def onnx_conv_integer(x, w, x_zero=None, w_zero=None, /, *, auto_pad="NOTSET", dilations=None,
+                      group=1, kernel_shape=None, pads=None, strides=None):
+    xf = x.to(torch.float64) - (0 if x_zero is None else x_zero.to(torch.float64))
+    wf = w.to(torch.float64) - (0 if w_zero is None else
+                                per_axis(w_zero, w, 0, 0).to(torch.float64))
+    y = onnx_conv(xf, wf, None, auto_pad=auto_pad, dilations=dilations, group=group,
+                  kernel_shape=kernel_shape, pads=pads, strides=strides)
+    return torch.round(y).to(torch.int32)
+
+
+@onnx_op("QLinearConv")
+def onnx_qlinear_conv(x, x_scale, x_zero, w, w_scale, w_zero, y_scale, y_zero, bias=None, /, *,
+                      auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+                      strides=None):
+    xf = (x.to(torch.float64) - x_zero.to(torch.float64)) * x_scale.double()
+    wf = (w.to(torch.float64) - per_axis(w_zero, w, 0, 0).to(torch.float64)) * \
+        per_axis(w_scale, w, 0, 0).double()
+    b = None if bias is None else bias.double() * (x_scale.double() * w_scale.double())
+    y = onnx_conv(xf, wf, b, auto_pad=auto_pad, dilations=dilations, group=group,
+                  kernel_shape=kernel_shape, pads=pads, strides=strides)
+    y = torch.round(y / y_scale.double()) + y_zero.to(torch.float64)
+    info = torch.iinfo(y_zero.dtype)
+    return y.clamp(info.min, info.max).to(y_zero.dtype)
+
+
+def conv_pads(x, kernel, strides, dilations, pads, auto_pad):
+    n = len(kernel)
+    pads = list(pads) if pads else [0] * (2 * n)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        for i in range(n):
+            size = x.shape[2 + i]
+            out = -(-size // strides[i])
+            total = max((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size, 0)
+            small = total // 2
+            pads[i], pads[i + n] = (small, total - small) if auto_pad == "SAME_UPPER" else \
+                (total - small, small)
+    elif auto_pad == "VALID":
+        pads = [0] * (2 * n)
+    return pads
+
+
+def onnx_conv(x, w, b=None, /, *, auto_pad="NOTSET", dilations=None, group=1,
+              kernel_shape=None, pads=None, strides=None):
+    n = w.dim() - 2
+    kernel = list(w.shape[2:])
+    strides = strides or [1] * n
+    dilations = dilations or [1] * n
+    pads = conv_pads(x, kernel, strides, dilations, pads, auto_pad)
+    order = []
+    for i in reversed(range(n)):
+        order += [pads[i], pads[i + n]]
+    x = F.pad(x, order)
+    fn = (F.conv1d, F.conv2d, F.conv3d)[n - 1]
+    return fn(x, w, b, strides, 0, dilations, group)
+
+
+# -- rearranging ----------------------------------------------------------------------------------
+@onnx_op("DepthToSpace")
+def onnx_depth_to_space(x, /, *, blocksize, mode="DCR"):
+    n, c, h, w = x.shape
+    b = blocksize
+    if mode == "DCR":
+        y = x.reshape(n, b, b, c // (b * b), h, w).permute(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, c // (b * b), b, b, h, w).permute(0, 1, 4, 2, 5, 3)
+    return y.reshape(n, c // (b * b), h * b, w * b)
+
+
+@onnx_op("SpaceToDepth")
+def onnx_space_to_depth(x, /, *, blocksize):
+    n, c, h, w = x.shape
+    b = blocksize
+    y = x.reshape(n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    return y.reshape(n, c * b * b, h // b, w // b)
+
+
+@onnx_op("CenterCropPad")
+def onnx_center_crop_pad(x, shape, /, *, axes=None):
+    want = as_ints(shape)
+    axes = norm_axes(axes, x.dim()) if axes is not None else list(range(x.dim()))
+    for a, size in zip(axes, want):
+        have = x.shape[a]
+        if have > size:
+            x = x.narrow(a, (have - size) // 2, size)
+        elif have < size:
+            before = (size - have) // 2
+            parts = list(x.shape)
+            parts[a] = before
+            lead = torch.zeros(parts, dtype=x.dtype)
+            parts[a] = size - have - before
+            x = torch.cat([lead, x, torch.zeros(parts, dtype=x.dtype)], a)
+    return x
+
+
+@onnx_op("Det")
+def onnx_det(x, /):
+    return torch.linalg.det(x)
+
+
+@onnx_op("Unique", multi_output=True)
+def onnx_unique(x, /, *, axis=None, sorted=1):
+    flat = x.reshape(-1) if axis is None else x
+    dim = 0 if axis is None else (axis + x.dim() if axis < 0 else axis)
+    values, inverse, counts = torch.unique(flat, sorted=True, return_inverse=True,
+                                           return_counts=True, dim=dim)
+    n = flat.shape[dim]
+    # the first occurrence of each unique value
+    first = torch.full((values.shape[dim],), n, dtype=torch.int64)
+    first = first.scatter_reduce(0, inverse, torch.arange(n), "amin")
+    if not sorted:  # in order of first occurrence
+        order = torch.argsort(first)
+        remap = torch.empty_like(order)
+        remap[order] = torch.arange(order.numel())
+        values = values.index_select(dim, order)
+        first, counts, inverse = first[order], counts[order], remap[inverse]
+    return values, first, inverse.reshape(-1), counts
+
+
+@onnx_op("Bernoulli")
+def onnx_bernoulli(x, /, *, dtype=None, seed=None):
+    out = torch.bernoulli(x.to(torch.float64))
+    return out.to(x.dtype if dtype is None else onnx_dtype(dtype))
+
+
+@onnx_op("RandomUniformLike")
+def onnx_random_uniform_like(x, /, *, dtype=None, high=1.0, low=0.0, seed=None):
+    out = torch.rand(x.shape, dtype=torch.float64) * (high - low) + low
+    return out.to(x.dtype if dtype is None else onnx_dtype(dtype))
+
+
+@onnx_op("RandomNormalLike")
+def onnx_random_normal_like(x, /, *, dtype=None, mean=0.0, scale=1.0, seed=None):
+    out = torch.randn(x.shape, dtype=torch.float64) * scale + mean
+    return out.to(x.dtype if dtype is None else onnx_dtype(dtype))
+
+
+@onnx_op("RandomUniform")
+def onnx_random_uniform(*, shape, dtype=1, high=1.0, low=0.0, seed=None):
+    return (torch.rand(shape, dtype=torch.float64) * (high - low) + low).to(onnx_dtype(dtype))
+
+
+@onnx_op("RandomNormal")
+def onnx_random_normal(*, shape, dtype=1, mean=0.0, scale=1.0, seed=None):
+    return (torch.randn(shape, dtype=torch.float64) * scale + mean).to(onnx_dtype(dtype))
+
+
+def window(size, periodic, fn):
+    n = int(size)
+    denom = n if periodic else n - 1
+    k = torch.arange(n, dtype=torch.float64)
+    return fn(k, denom)
+
+
+@onnx_op("HannWindow")
+def onnx_hann_window(size, /, *, output_datatype=1, periodic=1):
+    out = window(size, periodic, lambda k, d: 0.5 - 0.5 * torch.cos(2 * torch.pi * k / d))
+    return out.to(onnx_dtype(output_datatype))
+
+
+@onnx_op("HammingWindow")
+def onnx_hamming_window(size, /, *, output_datatype=1, periodic=1):
+    a0 = 25.0 / 46.0
+    out = window(size, periodic,
+                 lambda k, d: a0 - (1 - a0) * torch.cos(2 * torch.pi * k / d))
+    return out.to(onnx_dtype(output_datatype))
+
+
+@onnx_op("BlackmanWindow")
+def onnx_blackman_window(size, /, *, output_datatype=1, periodic=1):
+    out = window(size, periodic, lambda k, d: 0.42 - 0.5 * torch.cos(2 * torch.pi * k / d)
+                 + 0.08 * torch.cos(4 * torch.pi * k / d))
+    return out.to(onnx_dtype(output_datatype))
+
+
+@onnx_op("MaxUnpool")
+def onnx_max_unpool(x, idx, output_shape=None, /, *, kernel_shape, pads=None, strides=None):
+    n = len(kernel_shape)
+    strides = strides or [1] * n
+    pads = pads or [0] * (2 * n)
+    if output_shape is not None:
+        shape = as_ints(output_shape)
+    else:
+        shape = list(x.shape[:2]) + [(x.shape[2 + i] - 1) * strides[i] + kernel_shape[i]
+                                     - pads[i] - pads[i + n] for i in range(n)]
+    out = torch.zeros(int(torch.tensor(shape).prod()), dtype=x.dtype)
+    out = out.scatter(0, idx.reshape(-1).to(torch.int64), x.reshape(-1))
+    return out.reshape(shape)
+
+
+@onnx_op("SwiGLU")
+def onnx_swiglu(x, /, *, alpha=1.0, axis=-1, beta=0.0, limit=None):
+    gate, up = x.chunk(2, axis)
+    return gate * torch.sigmoid(alpha * gate) * (up + beta)
+
+
+@onnx_op("Col2Im")
+def onnx_col2im(x, image_shape, block_shape, /, *, dilations=None, pads=None, strides=None):
+    size = as_ints(image_shape)
+    block = as_ints(block_shape)
+    n = len(size)
+    if n != 2:
+        raise NotImplementedError("Col2Im over other than 2 spatial dims")
+    dilations = dilations or [1] * n
+    strides = strides or [1] * n
+    pads = pads or [0] * (2 * n)
+    if pads[0] != pads[2] or pads[1] != pads[3]:
+        raise NotImplementedError("Col2Im with asymmetric pads")
+    return F.fold(x, size, block, dilation=dilations, padding=pads[:2], stride=strides)
+
+
+# -- sampling -------------------------------------------------------------------------------------
+@onnx_op("GridSample")
+def onnx_grid_sample(x, grid, /, *, align_corners=0, mode="linear", padding_mode="zeros"):
+    mode = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, mode)
+    if x.dim() == 5 and mode == "bicubic":
+        raise NotImplementedError("GridSample: cubic interpolation of volumes")
+    return F.grid_sample(x, grid.to(x.dtype), mode=mode, padding_mode=padding_mode,
+                         align_corners=bool(align_corners))
+
+
+@onnx_op("AffineGrid")
+def onnx_affine_grid(theta, size, /, *, align_corners=0):
+    return F.affine_grid(theta, as_ints(size), align_corners=bool(align_corners))
+
+
+@onnx_op("BitCast")
+def onnx_bit_cast(x, /, *, to):
+    dtype = onnx_dtype(to)
+    if dtype.itemsize != x.dtype.itemsize:
+        raise NotImplementedError("BitCast between types of different sizes")
+    return x.view(dtype)
+
+
+@onnx_op("RotaryEmbedding")
+def onnx_rotary_embedding(x, cos_cache, sin_cache, position_ids=None, /, *, interleaved=0,
+                          num_heads=0, rotary_embedding_dim=0):
+    three_d = x.dim() == 3
+    if three_d:  # [batch, seq, heads * size] -> [batch, seq, heads, size]
+        x = x.reshape(x.shape[0], x.shape[1], num_heads, -1)
+    else:  # [batch, heads, seq, size] -> [batch, seq, heads, size]
+        x = x.transpose(1, 2)
+    if position_ids is not None:
+        cos_cache = cos_cache[position_ids.to(torch.int64)]
+        sin_cache = sin_cache[position_ids.to(torch.int64)]
+    dim = rotary_embedding_dim or x.shape[-1]
+    rot, rest = x[..., :dim], x[..., dim:]
+    half = dim // 2
+    cos = cos_cache[..., :half].unsqueeze(2)
+    sin = sin_cache[..., :half].unsqueeze(2)
+    if interleaved:
+        a, b = rot[..., 0::2], rot[..., 1::2]
+    else:
+        a, b = rot[..., :half], rot[..., half:]
+    ra = a * cos - b * sin
+    rb = b * cos + a * sin
+    if interleaved:
+        rot = torch.stack([ra, rb], -1).reshape(rot.shape)
+    else:
+        rot = torch.cat([ra, rb], -1)
+    y = torch.cat([rot, rest], -1)
+    if three_d:
+        return y.reshape(y.shape[0], y.shape[1], -1)
+    return y.transpose(1, 2)
+
+
+@onnx_op("NonMaxSuppression")
+def onnx_non_max_suppression(boxes, scores, max_out=None, iou_threshold=None,
+                             score_threshold=None, /, *, center_point_box=0):
+    limit = 0 if max_out is None else int(max_out.reshape(-1)[0])
+    iou_min = 0.0 if iou_threshold is None else float(iou_threshold.reshape(-1)[0])
+    selected = []
+    for b in range(boxes.shape[0]):
+        box = boxes[b].to(torch.float64)
+        if center_point_box:
+            xy, wh = box[:, :2], box[:, 2:]
+            box = torch.cat([xy - wh / 2, xy + wh / 2], 1)[:, [1, 0, 3, 2]]
+        y1 = torch.minimum(box[:, 0], box[:, 2])
+        y2 = torch.maximum(box[:, 0], box[:, 2])
+        x1 = torch.minimum(box[:, 1], box[:, 3])
+        x2 = torch.maximum(box[:, 1], box[:, 3])
+        area = (y2 - y1) * (x2 - x1)
+        for c in range(scores.shape[1]):
+            s = scores[b, c].to(torch.float64)
+            order = torch.sort(s, descending=True, stable=True).indices.tolist()
+            kept = []
+            for i in order:
+                if len(kept) >= limit:
+                    break
+                if score_threshold is not None and s[i] <= float(score_threshold):
+                    continue
+                ok = True
+                for j in kept:
+                    h = torch.clamp(torch.minimum(y2[i], y2[j]) - torch.maximum(y1[i], y1[j]),
+                                    min=0)
+                    w = torch.clamp(torch.minimum(x2[i], x2[j]) - torch.maximum(x1[i], x1[j]),
+                                    min=0)
+                    inter = h * w
+                    union = area[i] + area[j] - inter
+                    if union > 0 and inter / union > iou_min:
+                        ok = False
+                        break
+                if ok:
+                    kept.append(i)
+            selected += [[b, c, i] for i in kept]
+    return torch.tensor(selected, dtype=torch.int64).reshape(-1, 3)
+
+
+@onnx_op("TensorScatter")
+def onnx_tensor_scatter(past, update, write_indices=None, /, *, axis=-2, mode="linear"):
+    axis = axis + past.dim() if axis < 0 else axis
+    out = past.clone()
+    size = past.shape[axis]
+    for b in range(past.shape[0]):
+        start = 0 if write_indices is None else int(write_indices[b])
+        for t in range(update.shape[axis]):
+            pos = start + t
+            pos = pos % size if mode == "circular" else pos
+            out[b].select(axis - 1, pos).copy_(update[b].select(axis - 1, t))
+    return out
+
+
+@onnx_op("DFT")
+def onnx_dft(x, dft_length=None, axis_in=None, /, *, axis=1, inverse=0, onesided=0):
+    if axis_in is not None:
+        axis = int(axis_in)
+    axis = axis + x.dim() if axis < 0 else axis
+    signal = x[..., 0] if x.shape[-1] == 1 else torch.complex(x[..., 0], x[..., 1])
+    n = None if dft_length is None else int(dft_length)
+    if n is not None and n > signal.shape[axis]:
+        pad = [0, 0] * (signal.dim() - axis - 1) + [0, n - signal.shape[axis]]
+        signal = F.pad(signal, pad) if not signal.is_complex() else torch.complex(
+            F.pad(signal.real, pad), F.pad(signal.imag, pad))
+    elif n is not None:
+        signal = signal.narrow(axis, 0, n)
+    if inverse:
+        y = torch.fft.ifft(signal, dim=axis)
+    elif onesided:
+        y = torch.fft.rfft(signal.real if signal.is_complex() else signal, dim=axis)
+    else:
+        y = torch.fft.fft(signal, dim=axis)
+    return torch.stack([y.real, y.imag], -1).to(x.dtype)

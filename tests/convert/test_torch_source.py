@@ -255,16 +255,18 @@ def test_written_files_reproduce_outputs_in_a_python_without_graphscope(tmp_path
 
 
 def test_unsupported_op_names_the_op_and_a_node():
-    b = onnx_models.Builder("hardmax_net")
-    x = b.input("x", [1, 5])
-    y = b.op("Relu", [x], name="relu")
-    b.op("Hardmax", [y], name="the_hardmax", outputs=["y"], axis=-1)
+    b = onnx_models.Builder("tfidf_net")
+    x = b.input("x", [1, 5], TensorProto.INT64)
+    y = b.op("Abs", [x], name="abs")
+    b.op("TfIdfVectorizer", [y], name="the_tfidf", outputs=["y"], mode="TF",
+         min_gram_length=1, max_gram_length=1, max_skip_count=0, ngram_counts=[0],
+         ngram_indexes=[0], pool_int64s=[2])
     b.output("y", 2)
     graph = graphscope.load(b.model())
     with pytest.raises(UnsupportedError) as info:
         generate(graph)
-    assert "Hardmax" in str(info.value) and "the_hardmax" in str(info.value)
-    assert info.value.node == "the_hardmax"
+    assert "TfIdfVectorizer" in str(info.value) and "the_tfidf" in str(info.value)
+    assert info.value.node == "the_tfidf"
 
 
 def test_dead_statements_and_their_weights_are_left_out():
