@@ -2,8 +2,12 @@
 convert it."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import GraphscopeError, ParseError, GraphError, ShapeError, UnsupportedError
-from .ir import Graph, Node, TensorType, Value
+
+if TYPE_CHECKING:
+    from .ir import Graph
 
 __version__ = "0.1.0"
 
@@ -24,17 +28,30 @@ def load(source, **options) -> Graph:
     return _load(source, **options)
 
 
+def __getattr__(name):  # the IR (and numpy with it) loads on first use: a quick CLI start
+    if name in ("Graph", "Node", "TensorType", "Value"):
+        from . import ir
+        globals()[name] = value = getattr(ir, name)
+        return value
+    raise AttributeError(f"module 'graphscope' has no attribute '{name}'")
+
+
+def _is_graph(obj) -> bool:
+    from .ir import Graph
+    return isinstance(obj, Graph)
+
+
 def render(source, path_or_format, **options):
     """Load (if needed) and render: ``render("m.onnx", "m.svg")`` writes m.svg."""
     from .adapters import split_load_options
-    graph = source if isinstance(source, Graph) else load(source, **split_load_options(options))
+    graph = source if _is_graph(source) else load(source, **split_load_options(options))
     return graph.render(path_or_format, **options)
 
 
 def info(source, **options) -> dict:
     """The `graphscope info --json` document for a model, as a dict."""
     from .summary import info_dict
-    graph = source if isinstance(source, Graph) else load(source, **options)
+    graph = source if _is_graph(source) else load(source, **options)
     return info_dict(graph)
 
 

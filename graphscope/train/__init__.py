@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 
+from typing import TYPE_CHECKING
+
 from ..errors import GraphscopeError, ParseError
-from .runs import Histogram, Image, Run, Series
+
+if TYPE_CHECKING:
+    from .runs import Run
 
 __all__ = ["load_runs", "load_run", "Run", "Series", "Histogram", "Image"]
+
+
+def __getattr__(name):  # numpy loads with the readers, not with the CLI's parser
+    if name in ("Run", "Series", "Histogram", "Image"):
+        from . import runs
+        return getattr(runs, name)
+    raise AttributeError(name)
 
 _TABLE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 _LOG_SUFFIXES = (".log", ".txt", ".out", ".err")
