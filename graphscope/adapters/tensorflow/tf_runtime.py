@@ -9,7 +9,12 @@ from ...errors import ParseError, UnsafeModelError, UsageError, require
 
 
 def tf():
-    return require("tensorflow", "tf", "reading TensorFlow/Keras models")
+    import sys
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    from ...progress import stage
+    with stage("importing TensorFlow"):  # seconds: say what is happening
+        return require("tensorflow", "tf", "reading TensorFlow/Keras models")
 
 
 def keras():
