@@ -347,8 +347,10 @@ def test_unknown_field_warns_and_loads(tmp_path):
     r = run_cli("info", p)
     assert r.returncode == 0
     assert f"graphscope: warning: {p}:3:52: layer 'c' convolution_param: unknown field " \
-           f"'fork_knob' ignored" in r.stderr
+           f"'fork_knob' kept as an attribute, not used" in r.stderr
     assert "1x2x6x6" in r.stdout
+    # kept for the tooltip, never exported (caffe_ attributes stay out of ONNX)
+    assert graphscope.load(p).node("c").attrs["caffe_convolution_param.fork_knob"] == 7
 
 
 def test_caffemodel_given_as_the_model_is_a_clear_error(zoo, tmp_path):

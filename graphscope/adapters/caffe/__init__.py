@@ -233,27 +233,33 @@ def _layers(net: Message, file, warnings) -> list[LY.Layer]:
                 type_ = canon
         name = str(msg.get("name", "") or f"{type_.lower()}_{len(out)}")
         # a fork's or an unknown layer's own *_param is read or drawn, not ignored
-        _check_fields(msg, LAYER_FIELDS, file, warnings, f"layer '{name}'",
-                      any_param=type_ not in BVLC_TYPES)
+        extra = _check_fields(msg, LAYER_FIELDS, file, warnings, f"layer '{name}'",
+                              any_param=type_ not in BVLC_TYPES)
         tops = [str(x) for x in msg.all("top")]
         if not tops and ("Loss" in type_ or msg.has("loss_weight")):
             tops = [name]  # Caffe gives a loss layer without a top one named after it
-        out.append(LY.Layer(name, type_, [str(x) for x in msg.all("bottom")], tops, msg))
+        out.append(LY.Layer(name, type_, [str(x) for x in msg.all("bottom")], tops, msg, extra))
     return upgrade.fold_padding(out, warnings)
 
 
 def _check_fields(msg: Message, known: set, file, warnings: list, what: str,
-                  any_param: bool = False) -> None:
-    """Unknown fields warn (with file:line:col) rather than fail: forks add many."""
+                  any_param: bool = False, prefix: str = "caffe_") -> dict:
+    """Unknown fields warn (with file:line:col) rather than fail: forks add many. Returns
+    them as attributes ('caffe_convolution_param.fork_knob'), kept for the tooltip."""
+    extra = {}
     for name, value, pos in msg.fields:
         ok = name in known or (name.endswith("_param") and
                                (any_param or name[:-6] in KNOWN_PARAMS))
         if ok and name in PARAM_FIELDS and isinstance(value, Message):
-            _check_fields(value, PARAM_FIELDS[name], file, warnings, f"{what} {name}")
+            extra.update(_check_fields(value, PARAM_FIELDS[name], file, warnings,
+                                       f"{what} {name}", prefix=f"{prefix}{name}."))
         if not ok:
             line, col = msg.source.line_col(pos)
             where = f"{file}:{line}:{col}" if file else f"line {line}:{col}"
-            warnings.append(f"{where}: {what}: unknown field '{name}' ignored")
+            warnings.append(f"{where}: {what}: unknown field '{name}' kept as an attribute, "
+                            f"not used")
+            extra[f"{prefix}{name}"] = value.to_dict() if isinstance(value, Message) else value
+    return extra
 
 
 def _included(msg: Message, phase: str, stages: set, level: int) -> bool:

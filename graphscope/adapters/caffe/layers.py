@@ -38,10 +38,11 @@ LOSS_LAYERS = {"SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "H
 class Layer:
     """One layer as the builder sees it: name, type, bottoms/tops, its message."""
 
-    __slots__ = ("name", "type", "bottoms", "tops", "msg")
+    __slots__ = ("name", "type", "bottoms", "tops", "msg", "extra")
 
-    def __init__(self, name, type_, bottoms, tops, msg):
+    def __init__(self, name, type_, bottoms, tops, msg, extra=None):
         self.name, self.type, self.bottoms, self.tops, self.msg = name, type_, bottoms, tops, msg
+        self.extra = extra or {}  # fields graphscope does not read, kept as attributes
 
     def param(self, field: str) -> Message:
         p = self.msg.get(field)
@@ -209,7 +210,10 @@ class Builder:
                 k += 1
             name = f"{name}#{k}"
         self.names.add(name)
-        node = self.g.add_node(op, inputs, outs, attrs or {}, name=name,
+        attrs = dict(attrs or {})
+        if name == layer.name:  # the layer's own node carries the fields we did not read
+            attrs.update(layer.extra)
+        node = self.g.add_node(op, inputs, outs, attrs, name=name,
                                namespace=namespace_of(layer.name), source_op=layer.type,
                                meta={"caffe_layer": layer.name, **meta})
         _infer_node(self.g, node, False)
