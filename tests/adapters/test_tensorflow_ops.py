@@ -130,3 +130,33 @@ def test_tf_function_with_signature():
     assert g.node("block/MatMul").namespace == "block"
     assert g.totals()["params"] == 12 and g.totals()["macs"] == 12
     assert g.nodes[-1].outputs[0].type.shape == ("N", 3)
+
+
+RECURSIVE = """
+node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }
+node { name: "call" op: "PartitionedCall" input: "x"
+  attr { key: "f" value { func { name: "f" } } } }
+node { name: "out" op: "Relu" input: "call" }
+library { function { signature { name: "f" input_arg { name: "a" } output_arg { name: "y" } }
+  node_def { name: "inner" op: "PartitionedCall" input: "a"
+    attr { key: "f" value { func { name: "f" } } } }
+  node_def { name: "t" op: "Tanh" input: "inner:output:0" }
+  ret { key: "y" value: "t:y:0" } } }
+"""
+
+
+def test_hostile_graphdefs_are_errors_or_bounded(tmp_path):
+    """Identity nodes that read each other are a named error; a function that calls itself
+    is inlined once and its recursive call kept as a node (no endless expansion)."""
+    cyc = tmp_path / "cycle.pbtxt"
+    cyc.write_text('node { name: "a" op: "Identity" input: "b" }\n'
+                   'node { name: "b" op: "Identity" input: "a" }\n'
+                   'node { name: "r" op: "Relu" input: "a" }\n')
+    with pytest.raises(ParseError, match="cycle of Identity"):
+        graphscope.load(cyc)
+    rec = tmp_path / "recursive.pbtxt"
+    rec.write_text(RECURSIVE)
+    g = graphscope.load(rec)
+    ops = [n.op for n in g.nodes]
+    assert ops == ["tf.PartitionedCall", "Tanh", "Relu"]
+    assert g.nodes[1].name == "call/t"      # the body, inlined under its caller's name

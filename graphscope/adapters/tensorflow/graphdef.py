@@ -41,6 +41,7 @@ REDUCE = {"Mean": "ReduceMean", "Sum": "ReduceSum", "Max": "ReduceMax", "Min": "
           "Prod": "ReduceProd"}
 PADDING = {"SAME": "SAME_UPPER", "VALID": "VALID"}
 INLINE_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+MAX_INLINED = 2_000_000
 FROZEN_VARIABLE = re.compile(r"(/resource|/\d+)$")  # names convert_variables_to_constants gives
 GENERIC_CALL = re.compile(r"^(Stateful)?PartitionedCall(_\d+)?$")
 # ops with several output args: a function body names their outputs 'op:arg:i'
@@ -146,23 +147,22 @@ class _Reader:
         self.variables = None  # reads a VarHandleOp's value (SavedModel), if given
         self.namespaces: dict[str, str] = {}  # inlined node -> its namespace
         self.var_reads: set[str] = set()      # Consts read as variables (frozen weights)
+        self.stack: tuple = ()                # functions being expanded (no recursion)
+        self.budget = [MAX_INLINED]           # nodes inlining may still add, shared
 
     def fail(self, msg, node=None):
         raise ParseError(msg, file=self.where, node=node)
 
     def resolve(self, ref: str) -> str:
         name, port = node_name(ref)
-        v = value_name(name, port)
-        while v in self.alias:
-            v = self.alias[v]
-        return v
+        return self._realias(value_name(name, port))
 
     def read(self, g: Graph) -> Graph:
         for nd in self.nodes:
             if not nd.name or not nd.op:
                 self.fail("GraphDef node without a name or an op (not a TensorFlow graph?)")
         self.taken = {nd.name for nd in self.nodes}
-        self.nodes = self.inline(self.nodes, 0)
+        self.nodes = self.inline(self.nodes, self.stack)
         self.ops = {nd.name: nd.op for nd in self.nodes}
         self.vars: dict[str, tuple] = {}  # VarHandleOp name -> (dtype, shape)
         for nd in self.nodes:
@@ -266,7 +266,7 @@ class _Reader:
         self.nodes = [nd for nd in self.nodes if nd.name in keep]
 
     # -- function calls inlined -----------------------------------------------------------------
-    def inline(self, nodes: list, depth: int) -> list:
+    def inline(self, nodes: list, stack: tuple) -> list:
         """PartitionedCall / StatefulPartitionedCall nodes replaced by their function bodies,
         renamed under the call (its name scope where the call's own name is generic), so
         that every op of a SavedModel or an XLA-wrapped conv is a node of the graph."""
@@ -274,7 +274,7 @@ class _Reader:
         for nd in nodes:
             f = self.functions.get(nd.attr["f"].func.name) if nd.op in INLINE_OPS \
                 and "f" in nd.attr else None
-            if f is None or depth > 32:
+            if f is None or f.signature.name in stack:  # recursion stays a call node
                 out.append(nd)
                 continue
             base = self.namespaces.get(nd.name, namespace_of(nd.name))
@@ -299,7 +299,11 @@ class _Reader:
                 self.taken.add(new.name)
                 self.namespaces[new.name] = _join(ns_base, namespace_of(b.name))
                 body.append(new)
-            out.extend(self.inline(body, depth + 1))
+            self.budget[0] -= len(body)
+            if self.budget[0] < 0:
+                self.fail(f"function calls expand to more than {MAX_INLINED:,} nodes",
+                          node=nd.name)
+            out.extend(self.inline(body, stack + (f.signature.name,)))
             for k, a in enumerate(f.signature.output_arg):
                 if a.name in f.ret:
                     self.alias[value_name(nd.name, k)] = self.body_ref(f.ret[a.name], args,
@@ -324,12 +328,13 @@ class _Reader:
         take the types of the caller's inputs."""
         f = self.functions.get(fname)
         sub = Graph(fname, parent=parent)
-        if f is None:
+        if f is None or fname in self.stack:  # a function that calls itself: not expanded
             return sub
         args = [a.name for a in f.signature.input_arg]
         rets = [f.ret[a.name] for a in f.signature.output_arg if a.name in f.ret]
         reader = _Reader(list(f.node_def), self.where, self.counted_stats, self.functions,
                          args, rets, arg_types)
+        reader.stack, reader.budget = self.stack + (fname,), self.budget
         return reader.read(sub)
 
     def add_const(self, g: Graph, vname: str, t) -> None:
@@ -574,8 +579,12 @@ class _Reader:
         self.specs = keep
 
     def _realias(self, v):
+        start, steps = v, 0
         while v in self.alias:
             v = self.alias[v]
+            steps += 1
+            if steps > len(self.alias):  # Identity nodes that read each other
+                self.fail("a cycle of Identity nodes", node=start)
         return v
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import GraphscopeError
 from ...ir import Graph, TensorType
 from . import h5
 from .keras_layers import ACTIVATIONS, MERGE, PASS, GraphBuilder, Weight, _join, var_names
@@ -39,8 +40,9 @@ class NotEnough(Exception):
 def read(path: Path, config: dict) -> Graph | None:
     try:
         return _ConfigReader(path, config).read()
-    except (NotEnough, KeyError, IndexError, TypeError, ValueError, AttributeError):
-        return None  # a config we do not follow: Keras will read it
+    except (NotEnough, GraphscopeError, KeyError, IndexError, TypeError, ValueError,
+            AttributeError, ZeroDivisionError, RecursionError):
+        return None  # a config we do not follow: Keras will read it (or say what is wrong)
 
 
 def _is_model(layer: dict) -> bool:
