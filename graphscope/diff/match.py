@@ -79,6 +79,14 @@ class Matcher:
         self.of_b: dict[int, Match] = {}
         self.matches: list[Match] = []
         self.queue: deque[tuple[Value, Value]] = deque()
+        self._sigs: dict[int, tuple] = {}
+
+    def sig(self, n: Node) -> tuple:
+        """strict_sig, computed once per node."""
+        s = self._sigs.get(id(n))
+        if s is None:
+            s = self._sigs[id(n)] = strict_sig(n)
+        return s
 
     # -- bookkeeping ---------------------------------------------------------------------
     def free_a(self, n: Node) -> bool:
@@ -124,7 +132,7 @@ class Matcher:
         self.by_namespace()
         self.seed_io()
         self.propagate()
-        self.by_key(strict_sig, "signature")
+        self.by_key(self.sig, "signature")
         self.propagate()
         self.absorb_fused()
         self.by_runs()
@@ -233,7 +241,7 @@ class Matcher:
     def _pair_lists(self, ca: list[Node], cb: list[Node]) -> None:
         """Consumers of two matched values: equal signatures pair in order, then what is
         left pairs by op when one of that op is left on each side."""
-        for key_fn in (strict_sig, lambda n: n.op):
+        for key_fn in (self.sig, lambda n: n.op):
             by_a: dict = defaultdict(list)
             by_b: dict = defaultdict(list)
             for n in ca:
@@ -244,7 +252,7 @@ class Matcher:
                     by_b[key_fn(n)].append(n)
             for k, la in by_a.items():
                 lb = by_b.get(k, [])
-                if key_fn is strict_sig or (len(la) == 1 and len(lb) == 1):
+                if key_fn == self.sig or (len(la) == 1 and len(lb) == 1):
                     for na, nb in zip(la, lb):
                         self.pair([na], [nb], "structure")
 

@@ -63,8 +63,10 @@ def summary_text(result, limit: int = 40) -> str:
                 break
             lines.append(f"{mark} {n}")
     if result.weights:
-        compared = sum(1 for p in result.pairs for k in p.get("weights", {})
-                       if k not in ("only_a", "only_b"))
-        differ = sum(len(p["changes"].get("weights", [])) for p in result.pairs)
-        lines.append(f"weights: {compared} compared, {differ} differ")
+        entries = [e for p in result.pairs for k, e in p.get("weights", {}).items()
+                   if k not in ("only_a", "only_b")]
+        differ = sum(e["equal"] is False for e in entries)
+        unknown = sum(e["equal"] is None for e in entries)
+        lines.append(f"weights: {len(entries)} compared, {differ} differ"
+                     + (f", {unknown} unknown (no weight data)" if unknown else ""))
     return "\n".join(lines) + "\n"

@@ -125,3 +125,14 @@ def test_caffe_net_against_its_converted_onnx(tmp_path):
     r = graphscope.diff(a, bad, weights=True)
     assert [p["a"] for p in r.pairs if p["status"] != "same"] == [["conv3"]]
     assert [p["a"] for p in r.pairs if p["changes"].get("weights")] == [["conv3"]]
+
+
+def test_weights_without_data_are_unknown_not_equal(tmp_path):
+    from tests.zoo.caffe_models import lenet
+    proto = tmp_path / "lenet.prototxt"
+    proto.write_text(lenet())
+    r = graphscope.diff(str(proto), str(proto), weights=True)  # no caffemodel: no data
+    entries = [e for p in r.pairs for e in p["weights"].values()]
+    assert len(entries) == 8 and all(e["equal"] is None for e in entries)  # 4 layers: w, b
+    assert r.summary["same"] == len(r.a.nodes) and r.identical
+    assert "8 compared, 0 differ, 8 unknown (no weight data)" in r.text()
