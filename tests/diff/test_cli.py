@@ -49,3 +49,34 @@ def test_weights_flag_and_bad_input(tmp_path, capsys):
     assert main(["diff", a, str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("graphscope: error:") and "bad.onnx" in err[0]
+
+
+def test_per_side_load_options_caffe_against_onnx(tmp_path, capsys):
+    import graphscope
+    from tests.zoo.caffe_models import random_caffemodel
+    proto, weights = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
+    proto.write_text(dm.caffe_lowering_net())
+    random_caffemodel(graphscope.load(str(proto)), str(weights))
+    net = graphscope.convert(str(proto), to="onnx", weights=str(weights))
+    b = _save(tmp_path, "net.onnx", net)
+    js = tmp_path / "d.json"
+    assert main(["diff", str(proto), b, "--weights-a", str(weights), "--weights",
+                 "--exit-code", "--json", str(js)]) == 0
+    doc = json.loads(js.read_text())
+    assert doc["a"]["format"] == "caffe" and doc["b"]["format"] == "onnx"
+    assert doc["summary"]["only_a"] == doc["summary"]["only_b"] == 0
+    assert doc["summary"]["groups"] == 2
+    # the ONNX file as A, the Caffe net as B: the groups match the other way round
+    assert main(["diff", b, str(proto), "--weights-b", str(weights), "--weights",
+                 "--exit-code"]) == 0
+    assert "2 groups" in capsys.readouterr().out
+
+
+def test_report_escapes_names(tmp_path):
+    import graphscope
+    m = onnx_models.lenet()
+    hostile = '<img src=x onerror="alert(1)"></script>'
+    b = dm.copy(m)
+    b.graph.node[0].name = hostile
+    page = graphscope.diff(m, b).render_html()
+    assert hostile not in page and "<img src=x" not in page
