@@ -107,6 +107,14 @@ def deploy_text(path: Path, g, drop: set, strip: bool = False) -> str:
                                                      "exclude", "loss_weight", "layer",
                                                      "batch_norm_param")
              and not (strip and f[0].endswith("_param") and f[0][:-6] not in KNOWN_PARAMS)]
+        if L.type == "DepthwiseConvolution" and any(n.name == L.name for n in g.nodes):
+            # OpenCV lacks the name, not the layer: a grouped Convolution, as we read it
+            m.fields[1] = ("type", "Convolution", 0)
+            conv = Message()
+            conv.fields = [f for f in L.param("convolution_param").fields if f[0] != "group"] + \
+                [("group", g.node(L.name).attrs["group"], 0)]
+            m.fields = [f for f in m.fields if f[0] != "convolution_param"] + \
+                [("convolution_param", conv, 0)]
         if L.type == "BatchNorm":
             bn = Message()
             bn.fields = [("use_global_stats", True, 0)] + [

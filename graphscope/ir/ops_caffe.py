@@ -207,8 +207,8 @@ def _upsample(node, ins):
     if "upsample_h" in a:
         h, w = a["upsample_h"], a["upsample_w"]
     else:
-        h, w = D.mul(x.shape[2], a.get("scale_h", a.get("scale", 2))), \
-            D.mul(x.shape[3], a.get("scale_w", a.get("scale", 2)))
+        h, w = D.mul(x.shape[2], a.get("scale_h", a.get("height_scale", a.get("scale", 2)))), \
+            D.mul(x.shape[3], a.get("scale_w", a.get("width_scale", a.get("scale", 2))))
     if len(ins) > 2 and ins[2] is not None and ins[2].shape is not None:  # SegNet mask size
         h, w = ins[2].shape[2], ins[2].shape[3]
     return [TensorType(x.dtype, (*x.shape[:2], h, w))]
