@@ -136,3 +136,15 @@ def test_weights_without_data_are_unknown_not_equal(tmp_path):
     assert len(entries) == 8 and all(e["equal"] is None for e in entries)  # 4 layers: w, b
     assert r.summary["same"] == len(r.a.nodes) and r.identical
     assert "8 compared, 0 differ, 8 unknown (no weight data)" in r.text()
+
+
+def test_removed_block_is_only_in_a_and_a_replaced_op_is_changed(resnet):
+    b = dm.block_inserted(resnet, "/layer1/0/relu_1/Relu", 16)
+    r = graphscope.diff(b, dm.renamed(resnet))
+    assert r.only_a == list(dm.BLOCK) and r.only_b == []
+    c = dm.copy(resnet)
+    next(x for x in c.graph.node if x.name == "/layer2/0/relu/Relu").op_type = "Sigmoid"
+    at = [x.name for x in c.graph.node].index("/layer2/0/relu/Relu")
+    r = graphscope.diff(resnet, dm.renamed(c))
+    changed = [(p["a"], p["b"], p["changes"]) for p in r.pairs if p["status"] != "same"]
+    assert changed == [(["/layer2/0/relu/Relu"], [f"r_node{at}"], {"op": ["Relu", "Sigmoid"]})]
