@@ -36,6 +36,7 @@ def test_fork_layers_match_opencv_shapes(tmp_path):
 
 HAND = {  # layer -> its tops' shapes, from each fork's source
     "bn": [(2, 8, 12, 12)], "dw": [(2, 8, 12, 12)], "ups": [(2, 8, 24, 24)],
+    "ups_hw": [(2, 8, 24, 36)],  # YOLOv5 ports: height_scale / width_scale
     "unpool": [(2, 8, 12, 12)],  # (6 - 1) * 2 + 2 - 0
     "unpool_sized": [(2, 8, 13, 13)], "gn": [(2, 8, 12, 12)],
     "reorg_rev": [(2, 2, 24, 24)], "region": [(2, 8, 12, 12)],
