@@ -17,6 +17,10 @@ def add_parser(sub) -> None:
                    help="weights are equal when max |a-b| <= RTOL * max |a| (default 1e-4)")
     d.add_argument("--exit-code", action="store_true",
                    help="exit 3 when the models differ, 0 when they do not")
+    d.add_argument("--rankdir", choices=("TB", "BT", "LR", "RL"), default="TB",
+                   help="report: drawing direction of both panes")
+    d.add_argument("--depth", type=int, metavar="N",
+                   help="report: collapse namespaces deeper than N (default: a readable depth)")
     d.add_argument("--limit", type=int, default=40, metavar="N",
                    help="show at most N changed pairs and N nodes per side on stdout")
     for side in ("a", "b"):
@@ -63,7 +67,7 @@ def run(args) -> int:
         write_atomic(args.json_out, result.to_json() + "\n")
         print(args.json_out)
     if args.output:
-        result.render_html(args.output)
+        result.render_html(args.output, rankdir=args.rankdir, depth=args.depth)
         print(args.output)
     if args.exit_code and not result.identical:
         return EXIT_DIFFERENT

@@ -120,11 +120,12 @@ function selectedName(side) {
   return v.selected >= 0 ? v.D.nodes[v.selected][0] : null;
 }
 
-function boxClasses(side, name) {  // the diff classes of the drawn box of a node, or null
-  var v = V[side];
+function boxClasses(side, name) {  // the diff classes of the drawn box of a node or of a
+  var v = V[side];                   // collapsed namespace, or null when it is not drawn
   for (var i in v.els) {
     var b = v.cur.view.boxes[i];
-    if (b.kind === 'node' && v.D.nodes[b.ref][0] === name)
+    if ((b.kind === 'node' && v.D.nodes[b.ref][0] === name) ||
+        (b.kind === 'group' && v.D.namespaces[b.ns][0] === name))
       return Array.prototype.filter.call(v.els[i].g.classList, function (c) { return c.indexOf('gsd-') === 0; });
   }
   return null;

@@ -26,7 +26,8 @@ def test_exit_code_json_and_report(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "39 same, 0 changed" in out
     js, html = tmp_path / "d.json", tmp_path / "d.html"
-    assert main(["diff", a, other, "--exit-code", "--json", str(js), "-o", str(html)]) == 3
+    assert main(["diff", a, other, "--exit-code", "--json", str(js), "-o", str(html),
+                 "--rankdir", "LR"]) == 3
     out = capsys.readouterr().out
     assert "+ /extra/conv/Conv" in out and "2 only in B" in out
     doc = json.loads(js.read_text())
@@ -34,6 +35,7 @@ def test_exit_code_json_and_report(tmp_path, capsys):
     assert main(["diff", a, other]) == 0  # without --exit-code a difference is no error
     page = html.read_text()
     assert page.count('class="gs-root') == 2 and "window.graphscope = {" in page
+    assert page.count('"rankdir":"LR"') == 2
 
 
 def test_weights_flag_and_bad_input(tmp_path, capsys):

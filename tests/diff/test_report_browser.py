@@ -66,6 +66,10 @@ def test_selection_follows_and_boxes_are_coloured(page):
     assert pg.evaluate("window.graphscope.boxClasses('a', '/stem/conv/Conv')") == ["gsd-changed"]
     assert pg.evaluate("window.graphscope.boxClasses('b', '/stem/bn/BatchNormalization')") == \
         ["gsd-shapes"]
+    # a collapsed namespace takes its members' strongest status
+    assert pg.evaluate("window.graphscope.a.visibleNodes()").count("layer2/0") == 1
+    assert pg.evaluate("window.graphscope.boxClasses('a', 'layer2/0')") == ["gsd-shapes"]
+    assert pg.evaluate("window.graphscope.boxClasses('a', 'layer3/0')") == []
     # a row of the table selects both sides' nodes
     rows = pg.evaluate("window.graphscope.rows()")
     i = next(k for k, r in enumerate(rows) if r["a"] == ["/layer1/0/conv1/Conv"])
