@@ -174,7 +174,7 @@ layers { name: "i" type: INTERP bottom: "r" top: "i" interp_param { zoom_factor:
                                       f"read as 'ReLU'"]
 
 
-# -- unknown layer types ----------------------------------------------------------------------------
+# -- unknown layer types -----------------------------------------------------------------------
 UNKNOWN = '''input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }
 layer { name: "w1" type: "Warp" bottom: "data" top: "w1" warp_param { mode: 2 } }
 layer { name: "w2" type: "Warp" bottom: "w1" top: "w2" }

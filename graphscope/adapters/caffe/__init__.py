@@ -215,7 +215,7 @@ def _layers(net: Message, file, warnings) -> list[LY.Layer]:
             line, col = net.where("layer" if v2 else "layers")
             raise ParseError("a layer must be a message { ... }", file=file, line=line, col=col)
         if is_v1 and upgrade.is_v0(msg):
-            msg = upgrade.upgrade_v0(msg, warnings)
+            msg = upgrade.upgrade_v0(msg)
         type_ = str(msg.get("type", ""))
         if is_v1 and type_ in LY.V1_TYPES:
             type_ = LY.V1_TYPES[type_]
@@ -239,7 +239,7 @@ def _layers(net: Message, file, warnings) -> list[LY.Layer]:
         if not tops and ("Loss" in type_ or msg.has("loss_weight")):
             tops = [name]  # Caffe gives a loss layer without a top one named after it
         out.append(LY.Layer(name, type_, [str(x) for x in msg.all("bottom")], tops, msg, extra))
-    return upgrade.fold_padding(out, warnings)
+    return upgrade.fold_padding(out)
 
 
 def _check_fields(msg: Message, known: set, file, warnings: list, what: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .layers import Builder, Layer, _channels, _spatial, conv, loss, namespace_of
+from .layers import Builder, Layer, _channels, _spatial, conv
 from .prototxt import Message
 
 
@@ -257,16 +257,11 @@ def python(b: Builder, L: Layer) -> None:
         attrs["num_classes"] = int(ps.get("num_classes", 21))
         attrs["num_anchors"] = _anchors(ps)
         attrs["py_module"] = module if module in PY_KNOWN else key
-    node = b.node(L, "caffe.Python", _bottoms(b, L), attrs, unknown=not known)
-    node.namespace = namespace_of(L.name)
+    b.node(L, "caffe.Python", _bottoms(b, L), attrs, unknown=not known)
 
 
 PY_KNOWN = {"proposal_layer", "rpn.proposal_layer", "anchor_target_layer",
             "rpn.anchor_target_layer", "proposal_target_layer", "rpn.proposal_target_layer"}
-
-
-def any_loss(b: Builder, L: Layer) -> None:
-    loss(b, L)
 
 
 HANDLERS = {

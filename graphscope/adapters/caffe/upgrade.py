@@ -53,7 +53,7 @@ def is_v0(msg: Message) -> bool:
     return isinstance(msg.get("layer"), Message)
 
 
-def upgrade_v0(msg: Message, warn) -> Message:
+def upgrade_v0(msg: Message) -> Message:
     """``layers { layer { ... } bottom top }`` -> a V2-shaped layer message."""
     inner = msg.get("layer")
     out = Message(msg.pos, msg.source)
@@ -79,7 +79,7 @@ def upgrade_v0(msg: Message, warn) -> Message:
     return out
 
 
-def fold_padding(layers: list, warn) -> list:
+def fold_padding(layers: list) -> list:
     """Caffe's UpgradeV0PaddingLayers: a V0 padding layer's pad moves into the convolution
     that reads its top, which then reads the padding layer's bottom."""
     pads = {L.tops[0]: L for L in layers if L.type == "padding" and L.tops and L.bottoms}
