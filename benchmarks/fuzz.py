@@ -27,20 +27,44 @@ OUTCOMES = ("ok", "error", "internal", "hang", "oom", "crash")
 BEGIN, END = "<!-- fuzz table: begin -->", "<!-- fuzz table: end -->"
 
 
-def table(reports, cases: int, seed: int) -> str:
-    head = "| format | cases | " + " | ".join(OUTCOMES) + " | s/case | peak RSS |"
-    rows = [head, "|" + "---|" * (len(OUTCOMES) + 4)]
+HEAD = "| format | cases | " + " | ".join(OUTCOMES) + " | s/case | peak RSS |"
+
+
+def rows_of(reports, seed: int) -> dict[str, str]:
+    """One table row per format, keyed by format."""
+    out = {}
     for r in reports:
         n = sum(r.counts.values())
-        rows.append(f"| {r.fmt} | {n} | " + " | ".join(str(r.counts.get(o, 0)) for o in OUTCOMES)
-                    + f" | {r.seconds / max(n, 1):.3f} | {r.peak_rss / 2**20:.0f} MiB |")
-    total = sum(sum(r.counts.values()) for r in reports)
-    bad = sum(r.bad for r in reports)
-    rows.append("")
-    rows.append(f"{total} cases, {bad} not clean; {cases} requested per format, mutation seed "
-                f"{seed}; {platform.machine()}, Python {platform.python_version()}. Written by "
-                f"`python benchmarks/fuzz.py --cases {cases} --write docs/reliability.md`.")
-    return "\n".join(rows)
+        out[r.fmt] = (f"| {r.fmt} | {n} | " + " | ".join(str(r.counts.get(o, 0))
+                                                     for o in OUTCOMES)
+                      + f" | {r.seconds / max(n, 1):.3f} | {r.peak_rss / 2**20:.0f} MiB "
+                      f"| seed {seed} |")
+    return out
+
+
+def table(rows: dict[str, str]) -> str:
+    """The markdown table over every format's latest row, with a line of totals."""
+    order = [f for f in FORMATS if f in rows] + sorted(set(rows) - set(FORMATS))
+    lines = [HEAD + " run |", "|" + "---|" * (len(OUTCOMES) + 5)]
+    lines += [rows[f] for f in order]
+    cells = [rows[f].strip("|").split("|") for f in order]
+    total = sum(int(c[1]) for c in cells)
+    bad = sum(int(c[k]) for c in cells for k in range(4, 2 + len(OUTCOMES)))
+    lines += ["", f"{total} cases over {len(order)} formats, {bad} not clean "
+              f"({platform.machine()}, Python {platform.python_version()}). Each row is the "
+              f"latest run of its format: `python benchmarks/fuzz.py --cases 1000 --write "
+              f"docs/reliability.md [--formats ...]`."]
+    return "\n".join(lines)
+
+
+def read_rows(path: Path) -> dict[str, str]:
+    """The rows already in the doc's table (formats not run now keep theirs)."""
+    doc = path.read_text() if path.exists() else ""
+    if BEGIN not in doc or END not in doc:
+        return {}
+    block = doc[doc.index(BEGIN) + len(BEGIN):doc.index(END)]
+    return {line.split("|")[1].strip(): line for line in block.splitlines()
+            if line.startswith("| ") and not line.startswith("| format")}
 
 
 def write_doc(path: Path, text: str) -> None:
@@ -79,7 +103,9 @@ def main() -> int:
                   + f"  {r.seconds:.0f} s", flush=True)
             for path, outcome, message in r.failures[:10]:
                 print(f"    {outcome}: {message} ({path})", flush=True)
-    text = table(reports, args.cases, args.seed)
+    rows = read_rows(args.write) if args.write else {}
+    rows.update(rows_of(reports, args.seed))
+    text = table(rows)
     print(text)
     if args.write:
         write_doc(args.write, text)
