@@ -26,8 +26,10 @@ class Box:
     def params(self) -> int:
         return sum(n.meta.get("params") or 0 for n in self.members)
 
-    def macs(self) -> int:
-        return sum(n.meta.get("macs") or 0 for n in self.members)
+    def macs(self) -> int | None:
+        """None when a member's MACs are unknown: an unknown cost is never added as 0."""
+        costs = [n.meta.get("macs") for n in self.members]
+        return None if any(c is None for c in costs) else sum(costs)
 
 
 @dataclass

@@ -148,7 +148,8 @@ def box_tooltip(box: Box, boundary_in: list[Value] = (), boundary_out: list[Valu
         lines.append("outputs:")
         lines += [f"  {v.name}: {type_str(v)}" for v in boundary_out]
     lines.append(f"params: {box.params():,}")
-    lines.append(f"MACs: {box.macs():,}")
+    macs = box.macs()
+    lines.append(f"MACs: {'?' if macs is None else format(macs, ',')}")
     act = sum(n.meta.get("activation_bytes") or 0 for n in box.members)
     lines.append(f"activation memory: {fmt_bytes(act)}")
     return "\n".join(lines)

@@ -343,6 +343,8 @@ class _ScriptReader:
                 if isinstance(value, torch.Tensor) else value
         elif kind in ("prim::ListConstruct", "prim::TupleConstruct"):
             env[outs[0].unique()] = ins
+        elif kind == "prim::DictConstruct":  # a traced dict output: keys and values alternate
+            env[outs[0].unique()] = dict(zip(map(str, ins[::2]), ins[1::2]))
         elif kind in ("prim::ListUnpack", "prim::TupleUnpack"):
             for k, o in enumerate(outs):
                 env[o.unique()] = ins[0][k] if isinstance(ins[0], list) and k < len(ins[0]) \
