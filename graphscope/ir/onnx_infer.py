@@ -77,13 +77,12 @@ def dtype_name(code: int) -> str | None:
 
 
 def _model(onnx, graph: Graph, opsets: dict):
-    from onnx import helper
-    builder = _Builder(onnx, opsets)
-    gp = onnx.GraphProto(name=graph.name)
-    builder.graph(gp, graph, top=True)
-    imports = [helper.make_opsetid("" if d == "ai.onnx" else d, v) for d, v in opsets.items()]
-    return helper.make_model(gp, opset_imports=imports,
-                             ir_version=graph.metadata.get("ir_version") or 10)
+    model = onnx.ModelProto(ir_version=graph.metadata.get("ir_version") or 10)
+    for domain, version in opsets.items():
+        model.opset_import.add(domain="" if domain == "ai.onnx" else domain, version=version)
+    model.graph.name = graph.name
+    _Builder(onnx, opsets).graph(model.graph, graph, top=True)  # built in place: no copy
+    return model
 
 
 class _Builder:
@@ -97,14 +96,18 @@ class _Builder:
         self.codes = {name: code for code, name in [*ONNX_DTYPES.items(), *EXTRA_DTYPES.items()]}
         self.schemas: dict[tuple, object] = {}
 
-    def schema(self, op: str, domain: str):
+    def schema(self, op: str, domain: str) -> dict | None:
+        """{attribute name: AttributeProto type} of the op at the model's opset; None if
+        it is not an ONNX op there. (onnx's schema.attributes builds a new dict per call.)"""
         key = (op, domain)
         if key not in self.schemas:
             version = self.opsets.get(domain or "ai.onnx")
             try:
-                self.schemas[key] = self.defs.get_schema(op, version, domain) if version else None
+                schema = self.defs.get_schema(op, version, domain) if version else None
             except Exception:  # noqa: BLE001 - not an ONNX op at this opset
-                self.schemas[key] = None
+                schema = None
+            self.schemas[key] = None if schema is None else \
+                {name: a.type for name, a in schema.attributes.items()}
         return self.schemas[key]
 
     def graph(self, gp, graph: Graph, top: bool) -> bool:
@@ -165,47 +168,47 @@ class _Builder:
         A = self.onnx.AttributeProto
         for key, sub in node.subgraphs.items():
             name, _, index = key.partition("[")
-            spec = schema.attributes.get(name)
-            if spec is None or spec.type not in (A.GRAPH, A.GRAPHS):
+            kind = schema.get(name)
+            if kind not in (A.GRAPH, A.GRAPHS):
                 return False
             a = next((a for a in proto.attribute if a.name == name), None)
             if a is None:
-                a = proto.attribute.add(name=name, type=spec.type)
-            g = a.g if spec.type == A.GRAPH else a.graphs.add()
+                a = proto.attribute.add(name=name, type=kind)
+            g = a.g if kind == A.GRAPH else a.graphs.add()
             g.name = sub.name
             if not self.graph(g, sub, top=False):
                 return False
         return True
 
 
-def _node(onnx, numpy_helper, proto, node, op: str, domain: str, schema) -> bool:
+def _node(onnx, numpy_helper, proto, node, op: str, domain: str, schema: dict) -> bool:
     """Fill ``proto`` from the node, attributes typed by the op's schema; False if one does
     not convert (an adapter's own attribute, an odd value)."""
     proto.op_type, proto.domain, proto.name = op, domain, node.name
-    proto.input.extend("" if v is None else v.name for v in node.inputs)
-    proto.output.extend(v.name for v in node.outputs)
+    proto.input.extend(["" if v is None else v.name for v in node.inputs])
+    proto.output.extend([v.name for v in node.outputs])
     A = onnx.AttributeProto
     for name, value in node.attrs.items():
-        spec = schema.attributes.get(name)
-        if spec is None:
+        kind = schema.get(name)
+        if kind is None:
             return False
-        a = proto.attribute.add(name=name, type=spec.type)
+        a = proto.attribute.add(name=name, type=kind)
         try:
-            if spec.type == A.INT:
+            if kind == A.INT:
                 a.i = int(value)
-            elif spec.type == A.FLOAT:
+            elif kind == A.FLOAT:
                 a.f = float(value)
-            elif spec.type == A.STRING:
+            elif kind == A.STRING:
                 a.s = value.encode() if isinstance(value, str) else bytes(value)
-            elif spec.type == A.INTS:
+            elif kind == A.INTS:
                 a.ints.extend(int(x) for x in value)
-            elif spec.type == A.FLOATS:
+            elif kind == A.FLOATS:
                 a.floats.extend(float(x) for x in value)
-            elif spec.type == A.STRINGS:
+            elif kind == A.STRINGS:
                 a.strings.extend(x.encode() if isinstance(x, str) else bytes(x) for x in value)
-            elif spec.type == A.TENSOR:
+            elif kind == A.TENSOR:
                 a.t.CopyFrom(numpy_helper.from_array(value))
-            elif spec.type == A.TENSORS:
+            elif kind == A.TENSORS:
                 a.tensors.extend(numpy_helper.from_array(x) for x in value)
             else:  # graphs, sparse tensors, type protos: leave the node to our rules
                 return False
