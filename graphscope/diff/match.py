@@ -104,6 +104,8 @@ class Matcher:
             self.of_b[id(n)] = m
         if len(a) == 1 and len(b) == 1:
             self._queue_values(a[0], b[0])
+        else:
+            self._queue_boundary(m)
         return m
 
     def join(self, m: Match, a: list[Node] = (), b: list[Node] = ()) -> None:
@@ -115,6 +117,13 @@ class Matcher:
             self.of_b[id(n)] = m
         m.a.sort(key=lambda n: self.pos[id(n)])
         m.b.sort(key=lambda n: self.pos[id(n)])
+
+    def _queue_boundary(self, m: Match) -> None:
+        """A group's inputs and outputs pair up in order when their counts agree."""
+        for fn in (_boundary_inputs, _boundary_outputs):
+            va, vb = fn(m.a), fn(m.b)
+            if len(va) == len(vb):
+                self.queue += zip(va, vb)
 
     def _queue_values(self, a: Node, b: Node) -> None:
         ins_a, ins_b = _data_inputs(a), _data_inputs(b)
@@ -209,9 +218,8 @@ class Matcher:
         for m in list(self.matches):  # pairs found so far spread too
             if not m.is_group:
                 self._queue_values(m.a[0], m.b[0])
-            else:  # a group's boundary values
-                self.queue += zip(_boundary_inputs(m.a), _boundary_inputs(m.b))
-                self.queue += zip(_boundary_outputs(m.a), _boundary_outputs(m.b))
+            else:
+                self._queue_boundary(m)
 
     def propagate(self) -> None:
         """Forward first (consumers of matched values), breadth first from the inputs; a
