@@ -12,8 +12,9 @@ No weight data is read: weights enter as typed graph inputs, except small intege
 (shape vectors, axes) which onnx's data propagation needs as initializers.
 
 Chosen by measurement on onnx's node test suite (declared output shapes removed): our rules
-alone gave 961 equal / 868 unknown / 18 wrong of 1,855; onnx's alone 1,403 / 450 / 2 (STFT);
-the two combined 1,528 / 327 / 0. Ops in DISTRUST are not sent: onnx was measured wrong there.
+alone gave 961 equal / 868 unknown / 18 wrong of 1,855; onnx's alone 1,403 / 452 / 0 (but
+STFT wrong once its operands are constants); the two combined 1,528 / 327 / 0. Ops in
+DISTRUST are not sent: onnx was measured wrong there.
 """
 from __future__ import annotations
 
