@@ -144,7 +144,9 @@ def _int_weight(values):
 # -- ONNX's node test suite -----------------------------------------------------------------------
 # ops whose output sizes depend on tensor values whatever the model says
 VALUE_DEPENDENT_OPS = {"NonZero", "Unique", "NonMaxSuppression", "Compress", "StringSplit",
-                       "StringNormalizer", "ImageDecoder", "FlexAttention"}
+                       "StringNormalizer", "ImageDecoder"}
+# a known gap, not value-dependent: ai.onnx.preview's FlexAttention (no rule here or in onnx)
+NO_RULE_YET = {"FlexAttention"}
 
 
 def _runtime_operands(case) -> list[str]:
@@ -201,7 +203,7 @@ def test_node_suite_shapes_never_wrong_and_unknown_only_where_values_decide():
             assert outcome.status in counts, (case.id, outcome.detail)
             counts[outcome.status] += 1
             if outcome.status == "unknown" and not _runtime_operands(case) \
-                    and not VALUE_DEPENDENT_OPS & set(case.ops):
+                    and not (VALUE_DEPENDENT_OPS | NO_RULE_YET) & set(case.ops):
                 unexplained.append(case.id)
     assert counts["wrong"] == 0
     assert counts["pass"] >= 1520, counts
