@@ -149,6 +149,18 @@ def sweep(names, tmp: Path) -> tuple[list[str], dict]:
     return rows, totals
 
 
+def totals_of(rows) -> dict:
+    """The summary counts, from the rows themselves (so saved rows can be rendered again)."""
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
+    live = [c for c in cells if c[1] == "live"]
+    pt2 = [c for c in cells if c[1] == ".pt2"]
+    ts = [c for c in cells if c[1] == "TorchScript" and c[5] != "—"]
+    return {"models": len(live), "verified": sum(c[6].startswith("✓") for c in live),
+            "back": sum(c[7].startswith("✓") for c in live),
+            "crashes": sum(c[5] == "1" for c in cells), "pt2": sum(c[5] == "0" for c in pt2),
+            "ts": sum(c[5] == "0" for c in ts), "ts_tried": len(ts)}
+
+
 def table(rows, totals) -> str:
     head = ["| model | entry point | params | MACs / FlopCounterMode | known shapes | exit | "
             "convert --to onnx --verify | ONNX → PyTorch (max abs diff) | time (s) |",
@@ -165,10 +177,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("names", nargs="*")
     ap.add_argument("--write", help="replace the table between the markers in this file")
+    ap.add_argument("--rows", nargs="+", help="render rows saved from earlier runs' output "
+                    "instead of sweeping (runs split across processes)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        rows, totals = sweep(args.names or H.NAMES, Path(d))
-    text = table(rows, totals)
+    if args.rows:
+        rows = [ln.rstrip("\n") for f in args.rows for ln in open(f, encoding="utf-8")
+                if ln.startswith("| ") and not ln.startswith("| model")]
+        rows = list(dict.fromkeys(rows))  # a finished run prints its rows twice
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            rows = sweep(args.names or H.NAMES, Path(d))[0]
+    text = table(rows, totals_of(rows))
     print(text)
     if args.write:
         path = Path(args.write)
