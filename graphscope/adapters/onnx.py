@@ -36,9 +36,15 @@ def load(source, **options) -> Graph:
         raise ParseError("not a valid ONNX model (no graph or no ir_version; truncated or not "
                          "an ONNX file?)", file=where)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-    check_model_text(model, where)
+    check_model_text(model, where, graph=False)
     reader = _Reader(onnx, base_dir, where, raw_spans)
-    graph = reader.graph(model.graph, None)
+    try:
+        graph = reader.graph(model.graph, None)
+    except Exception:
+        check_model_text(model, where)  # a string field that is not text: name it
+        raise
+    if not _all_text(graph):  # cheaper than checking every field of the proto up front
+        check_model_text(model, where)
     graph.metadata.update({
         "format": FORMAT, "opset": opsets.get("ai.onnx"), "opsets": opsets,
         "ir_version": model.ir_version, "producer": " ".join(
@@ -71,15 +77,28 @@ def _not_text(field: str, value, where: str | None) -> ParseError:
                       f"corrupt", file=where)
 
 
-def check_model_text(model, where: str | None) -> None:
-    """The model's own strings, its opsets' domains, then its graph (check_text)."""
+def _all_text(graph) -> bool:
+    """Whether every name the IR took from the file is str (see check_text)."""
+    graphs = {id(graph): graph}
+    for g, n in graph.walk():
+        graphs[id(g)] = g
+        if type(n.name) is not str or type(n.op) is not str \
+                or type(n.meta.get("doc", "")) is not str:
+            return False
+    return all(type(name) is str for g in graphs.values() for name in g.values) and \
+        type(graph.name) is str
+
+
+def check_model_text(model, where: str | None, graph: bool = True) -> None:
+    """The model's own strings, its opsets' domains, then (``graph``) its graph."""
     for field in ("producer_name", "producer_version", "domain", "doc_string"):
         if type(getattr(model, field)) is bytes:
             raise _not_text(field, getattr(model, field), where)
     for i, o in enumerate(model.opset_import):
         if type(o.domain) is bytes:
             raise _not_text(f"opset_import[{i}].domain", o.domain, where)
-    check_text(model.graph, where)
+    if graph:
+        check_text(model.graph, where)
 
 
 def check_text(gp, where: str | None, path: str = "graph") -> None:
