@@ -97,8 +97,14 @@ def build_tf_module(graph: Graph):
     graph = tf_runnable(graph)
     taken: set[str] = set()
     names = [sanitize_input_name(v.name, taken) for v in graph.inputs]
-    specs = [tf.TensorSpec(_spec_shape(v), tf.as_dtype(v.type.dtype or "float32"), name=n)
-             for v, n in zip(graph.inputs, names)]
+    specs = []
+    for v, n in zip(graph.inputs, names):
+        try:
+            dtype = tf.as_dtype(v.type.dtype or "float32")
+        except TypeError:
+            raise UnsupportedError(f"input '{v.name}': element type {v.type.dtype} has no "
+                                   f"TensorFlow form") from None
+        specs.append(tf.TensorSpec(_spec_shape(v), dtype, name=n))
 
     class GraphModule(tf.Module):
         def __init__(self):
@@ -194,7 +200,8 @@ def _run_nodes(tf, graph: Graph, env: dict, capture: set[str] | None = None,
                 if exc.node is None:
                     exc.node = node.name
                 raise
-            except (ValueError, TypeError, NotImplementedError) as exc:  # TF refused it
+            except (ValueError, TypeError, NotImplementedError,
+                    tf.errors.UnimplementedError) as exc:  # TF refused it
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
                 raise UnsupportedError(f"{node.op}: TensorFlow cannot build it: {first}",
                                        node=node.name) from exc
@@ -612,8 +619,95 @@ for _op_name, _fn_name in {
         "Erf": "math.erf", "Sin": "math.sin", "Cos": "math.cos", "Sign": "math.sign",
         "Round": "math.round",  # half to even, as ONNX
         "Not": "math.logical_not", "Softplus": "math.softplus", "Softsign": "nn.softsign",
-        "IsNaN": "math.is_nan", "IsInf": "math.is_inf"}.items():
+        "IsNaN": "math.is_nan", "Acos": "math.acos", "Acosh": "math.acosh",
+        "Asin": "math.asin", "Asinh": "math.asinh", "Atan": "math.atan", "Atanh": "math.atanh",
+        "Cosh": "math.cosh", "Sinh": "math.sinh", "Tan": "math.tan",
+        "BitwiseNot": "bitwise.invert"}.items():
     OPS[_op_name] = _unary(_fn_name)
+
+
+@op("IsInf")
+def _is_inf(tf, node, ins):
+    x = ins[0]
+    pos = tf.logical_and(tf.math.is_inf(x), x > 0)
+    neg = tf.logical_and(tf.math.is_inf(x), x < 0)
+    if not _a(node, "detect_positive", 1):
+        pos = tf.zeros_like(pos)
+    if not _a(node, "detect_negative", 1):
+        neg = tf.zeros_like(neg)
+    return tf.logical_or(pos, neg)
+
+
+@op("Trilu")
+def _trilu(tf, node, ins):
+    x = ins[0]
+    k = 0 if not _has(ins, 1) else tf.cast(tf.reshape(ins[1], []), tf.int64)
+    rows = tf.range(tf.shape(x, out_type=tf.int64)[-2])[:, None]
+    cols = tf.range(tf.shape(x, out_type=tf.int64)[-1])[None, :]
+    keep = cols - rows >= k if _a(node, "upper", 1) else cols - rows <= k
+    return tf.where(keep, x, tf.zeros_like(x))
+
+
+@op("Hardmax")
+def _hardmax(tf, node, ins):
+    x = ins[0]
+    axis = _a(node, "axis", -1)
+    depth = tf.shape(x)[axis]
+    return tf.one_hot(tf.argmax(x, axis=axis), depth, axis=axis, dtype=x.dtype)
+
+
+@op("Det")
+def _det(tf, node, ins):
+    return tf.linalg.det(ins[0])
+
+
+@op("RMSNormalization")
+def _rms_norm(tf, node, ins):
+    x, scale = ins[0], ins[1]
+    rank = _rank(node, x)
+    axis = _a(node, "axis", -1)
+    axes = list(range(axis % rank, rank))
+    xf = tf.cast(x, tf.float32)
+    rms = tf.sqrt(tf.reduce_mean(xf * xf, axis=axes, keepdims=True) + _a(node, "epsilon", 1e-5))
+    return tf.cast(xf / rms, x.dtype) * scale
+
+
+@op("NegativeLogLikelihoodLoss")
+def _nll(tf, node, ins):
+    return _nll_loss(tf, node, ins[0], ins[1], ins[2] if _has(ins, 2) else None)
+
+
+def _nll_loss(tf, node, x, target, weight):
+    target = tf.cast(target, tf.int64)
+    ignore = node.attrs.get("ignore_index")
+    keep = tf.ones_like(target, dtype=tf.bool) if ignore is None else \
+        tf.not_equal(target, ignore)
+    safe = tf.where(keep, target, tf.zeros_like(target))
+    rank = _rank(node, x)
+    moved = tf.transpose(x, [0] + list(range(2, rank)) + [1])  # classes last
+    picked = tf.gather(moved, safe, batch_dims=rank - 1)
+    w = tf.ones_like(picked) if weight is None else tf.gather(weight, safe)
+    w = tf.where(keep, w, tf.zeros_like(w))
+    loss = -picked * w
+    reduction = _a(node, "reduction", "mean")
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return tf.reduce_sum(loss)
+    return tf.reduce_sum(loss) / tf.reduce_sum(w)
+
+
+@op("SoftmaxCrossEntropyLoss")
+def _sce(tf, node, ins):
+    log_prob = tf.nn.log_softmax(ins[0], axis=1)
+    loss = _nll_loss(tf, node, log_prob, ins[1], ins[2] if _has(ins, 2) else None)
+    return [loss, log_prob]
+
+
+for _op_name, _fn_name in {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or",
+                           "BitwiseXor": "bitwise_xor"}.items():
+    OPS[_op_name] = (lambda name: lambda tf, node, ins: getattr(tf.bitwise, name)(ins[0], ins[1])
+                     )(_fn_name)
 
 
 @op("LeakyRelu")
@@ -1017,6 +1111,8 @@ def _embedding(tf, node, ins):
 def _reduce(fn_name):
     def impl(tf, node, ins):
         x = ins[0]
+        if node.attrs.get("axes") is None and _has(ins, 1) and _static(tf, node, ins, 1) is None:
+            return _reduce_dynamic(tf, node, fn_name, x, ins[1])
         axes = _ints_or_input(tf, node, ins, "axes", 1)
         if not axes:
             if _a(node, "noop_with_empty_axes", 0):
@@ -1033,6 +1129,28 @@ def _reduce(fn_name):
         square_sum = tf.reduce_sum(tf.square(x), axis=axes, keepdims=keep)
         return tf.sqrt(square_sum) if fn_name == "ReduceL2" else square_sum
     return impl
+
+
+def _reduce_dynamic(tf, node, fn_name, x, axes):
+    """A reduction over axes only known when the graph runs: an empty list reduces every
+    axis, or none with noop_with_empty_axes."""
+    axes = tf.reshape(tf.cast(axes, tf.int32), [-1])
+    keep = bool(_a(node, "keepdims", 1))
+    every = tf.range(tf.rank(x))
+    use = tf.cond(tf.size(axes) > 0, lambda: axes, lambda: every)
+    fns = {"ReduceMean": tf.reduce_mean, "ReduceSum": tf.reduce_sum,
+           "ReduceMax": tf.reduce_max, "ReduceMin": tf.reduce_min,
+           "ReduceProd": tf.reduce_prod, "ReduceLogSumExp": tf.reduce_logsumexp,
+           "ReduceL1": lambda t, axis, keepdims: tf.reduce_sum(tf.abs(t), axis, keepdims),
+           "ReduceSumSquare": lambda t, axis, keepdims: tf.reduce_sum(t * t, axis, keepdims),
+           "ReduceL2": lambda t, axis, keepdims: tf.sqrt(tf.reduce_sum(t * t, axis, keepdims))}
+    out = fns[fn_name](x, axis=use, keepdims=keep)
+    if _a(node, "noop_with_empty_axes", 0):
+        if not keep:
+            raise UnsupportedError(f"{node.op}: runtime axes with noop_with_empty_axes and "
+                                   f"keepdims=0 (the rank depends on the values)")
+        return tf.cond(tf.size(axes) > 0, lambda: out, lambda: tf.identity(x))
+    return out
 
 
 for _op_name in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",

@@ -333,7 +333,8 @@ class _Writer:
         self.cur = _Stmt(node)
         self.stmts.append(self.cur)
         shared = _shared_ops()
-        if node.op in shared and (node.op not in EMITTERS or node.op in SHARED_FIRST):
+        several = sum(1 for v in node.outputs if v.name) > 1 and node.op not in CONTROL_FLOW
+        if node.op in shared and (node.op not in EMITTERS or node.op in SHARED_FIRST or several):
             self.call_shared(node, shared[node.op])
         else:
             absorbed = set(self.absorbed)

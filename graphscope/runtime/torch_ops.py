@@ -1594,7 +1594,6 @@ def onnx_max_unpool(x, idx, output_shape=None, /, *, kernel_shape, pads=None, st
     return out.reshape(shape)
 
 
-@onnx_op("SwiGLU")
 def onnx_swiglu(x, /, *, alpha=1.0, axis=-1, beta=0.0, limit=None):
     gate, up = x.chunk(2, axis)
     return gate * torch.sigmoid(alpha * gate) * (up + beta)
