@@ -96,7 +96,10 @@ def run_bounded(target: str, *args, what: str, file: str | None = None):
         cls = getattr(errors, reply["error"]["class"], ParseError)
         if not (isinstance(cls, type) and issubclass(cls, errors.GraphscopeError)):
             cls = ParseError
-        raise cls(reply["error"]["message"], file=file)
+        message = reply["error"]["message"]
+        if reply["error"].get("raw"):  # a library's exception: say what it was doing
+            message = f"{what} failed ({message})"
+        raise cls(message, file=file)
     return reply["result"]
 
 
@@ -125,5 +128,5 @@ def _child() -> None:
         sys.exit(3)
     except Exception as exc:  # noqa: BLE001 - a library's failure on the file: report it
         text = str(exc).splitlines()[0] if str(exc) else ""
-        print(json.dumps({"error": {"class": "ParseError",
+        print(json.dumps({"error": {"class": "ParseError", "raw": True,
                                     "message": f"{exc.__class__.__name__}: {text}"}}))

@@ -64,7 +64,7 @@ def test_errors_keep_their_class_and_message(limits):
     limits(timeout=20)
     with pytest.raises(ShapeError, match="bad dims"):
         bounded.run_bounded(f"{__name__}:fail_cleanly", "bad dims", what="x", file="f")
-    with pytest.raises(ParseError, match="ValueError: raw failure"):
+    with pytest.raises(ParseError, match=r"^f: x failed \(ValueError: raw failure\)"):
         bounded.run_bounded(f"{__name__}:fail_raw", "raw failure", what="x", file="f")
 
 

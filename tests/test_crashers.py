@@ -1,11 +1,15 @@
 """Every input that once crashed or hung graphscope (../shared/corpus/crashers/) now ends in a
 one-line error with exit 2, well within the time limit, whichever reader it reaches."""
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import CORPUS, run_cli
 
 CRASHERS = CORPUS / "crashers"
+FOUND = Path(__file__).parent / "fuzz_regressions"  # what benchmarks/fuzz.py found since
 FILES = sorted(p for p in CRASHERS.iterdir() if p.suffix != ".md") if CRASHERS.is_dir() else []
+FILES += sorted(p for p in FOUND.iterdir() if p.suffix != ".md")
 
 
 @pytest.mark.skipif(not FILES, reason="../shared/corpus/crashers is not beside the checkout")
@@ -25,8 +29,8 @@ def test_crasher_is_a_clean_error(path, tmp_path):
 
 
 def test_crashers_cover_every_reader_that_failed():
-    """The corpus holds what its README lists: the regression cases stay in the tests."""
-    readme = (CRASHERS / "README.md").read_text()
+    """The corpora hold what their READMEs list: the regression cases stay in the tests."""
+    readme = (CRASHERS / "README.md").read_text() + (FOUND / "README.md").read_text()
     for p in FILES:
         assert p.name in readme
-    assert {p.suffix for p in FILES} >= {".onnx", ".pt", ".pth", ".h5"}
+    assert {p.suffix for p in FILES} >= {".onnx", ".pt", ".pth", ".h5", ".keras", ".pb"}

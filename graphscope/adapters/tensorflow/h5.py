@@ -80,10 +80,13 @@ def _open(path: Path):
         else:
             with h5py.File(path, "r") as f:
                 yield f
-    except KeyError:
-        raise ParseError(f".keras archive has no {WEIGHTS_MEMBER}", file=str(path)) from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ParseError(f"cannot read Keras weights ({exc})", file=str(path)) from None
+    except KeyError as exc:  # the archive's member, or a group the index names
+        raise ParseError(f"cannot read Keras weights: no {exc}", file=str(path)) from None
+    except (OSError, RuntimeError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        # h5py's errors on a corrupt file (a bad heap signature, a broken B-tree...)
+        raise ParseError(f"cannot read Keras weights ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'corrupt'})",
+                         file=str(path)) from None
 
 
 def model_config_attr(path: Path):

@@ -49,6 +49,7 @@ def _visit(f) -> int:
     import h5py
 
     from ...errors import ParseError
+    f.visititems(lambda name, obj: None)  # HDF5's own traversal, as the readers use it
     seen = 0
     stack = [f]
     while stack:
