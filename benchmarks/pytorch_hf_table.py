@@ -131,6 +131,7 @@ def sweep(names, tmp: Path) -> tuple[list[str], dict]:
         except Exception as exc:  # noqa: BLE001  torch cannot trace it: say so
             rows.append(f"| {name} | TorchScript | — | — | torch.jit.trace fails: "
                         f"{type(exc).__name__} | — | | | — |")
+            print(*rows[-3:], sep="\n", flush=True)
             continue
         totals["ts_tried"] += 1
         ts = tmp / f"{name}.pt"
