@@ -136,9 +136,9 @@ def table(rows: list[dict]) -> str:
                 " (no TF)" if c.get("reader") == "config" else " (Keras)")
             if f in (".keras", ".h5") and not c.get("keras_reads", True):
                 extra += " (Keras cannot)"
-            secs = c.get("cpu", c["time"])
+            secs = f"{c['cpu']:.2f}" if "cpu" in c else f"{c['time']:.2f} wall"
             cells.append(f"{params} / {'?' if macs is None else f'{macs:.4f}'} / "
-                         f"{100 * c['known']:.1f}% / {secs:.2f}{extra}")
+                         f"{100 * c['known']:.1f}% / {secs}{extra}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
