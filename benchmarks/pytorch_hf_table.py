@@ -184,7 +184,9 @@ def main() -> None:
     if args.rows:
         rows = [ln.rstrip("\n") for f in args.rows for ln in open(f, encoding="utf-8")
                 if ln.startswith("| ") and not ln.startswith("| model")]
-        rows = list(dict.fromkeys(rows))  # a finished run prints its rows twice
+        # a finished run prints its rows twice, and split runs may overlap: one row per
+        # (model, entry point), the first seen
+        rows = list({tuple(r.split("|")[1:3]): r for r in reversed(rows)}.values())[::-1]
     else:
         with tempfile.TemporaryDirectory() as d:
             rows = sweep(args.names or H.NAMES, Path(d))[0]
