@@ -183,7 +183,7 @@ def _shared_source(names: set[str]) -> str:
         todo += [n.id for n in ast.walk(defs[name][1]) if isinstance(n, ast.Name)]
     parts = sorted({defs[n][0]: defs[n][1] for n in wanted}.items())
     body = "\n\n\n".join(ast.get_source_segment(text, st) for _, st in parts)
-    return ("# ONNX operator semantics: the same functions the interpreter that read this model runs\n\n"
+    return ("# ONNX operator semantics, shared with the interpreter that reads the model\n\n"
             + body)
 
 
