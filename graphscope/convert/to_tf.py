@@ -407,6 +407,8 @@ def _conv_transpose(tf, node, ins):
         n = 2
     xh = _nhwc(tf, x)
     wt = tf.transpose(w, list(range(2, n + 2)) + [1, 0])  # I O/g k.. -> k.. O/g I
+    if any(d > 1 for d in dil):  # TF's CPU kernels refuse dilation: spread the taps instead
+        wt, dil = _dilate_kernel(tf, wt, dil), [1] * n
     cout = int(w.shape[1])
     batch = _dims(tf, x)[0]
     shape = tf.stack([tf.cast(batch, tf.int32)] + [tf.constant(f, tf.int32) for f in full]
@@ -424,6 +426,25 @@ def _conv_transpose(tf, node, ins):
         y = y + ins[2]
     y = _nchw(tf, y)
     return tf.squeeze(y, 2) if squeeze else y
+
+
+def _dilate_kernel(tf, w, dil):
+    """A kernel (k.., O, I) with d-1 zero taps between its taps along each spatial axis: a
+    transposed convolution with it equals the dilated one, and TF runs it on CPU."""
+    for axis, d in enumerate(dil):
+        k = int(w.shape[axis])
+        if d == 1 or k == 1:
+            continue
+        gap = list(w.shape)
+        gap[axis] = d - 1
+        zeros = tf.zeros(gap, w.dtype)
+        pieces = []
+        for i in range(k):
+            pieces.append(tf.gather(w, [i], axis=axis))
+            if i < k - 1:
+                pieces.append(zeros)
+        w = tf.concat(pieces, axis=axis)
+    return w
 
 
 def _transpose_pads(node, sizes, full, strides, out_pad, n) -> list[int]:
