@@ -195,9 +195,9 @@ class _Reader:
             elif nd.op not in ("Const",) and nd.op not in SKIP_OPS and nd.name not in self.alias:
                 try:
                     self.specs.append(self.translate(nd))
-                except (IndexError, KeyError, ValueError, TypeError) as exc:
+                except (IndexError, KeyError, ValueError, TypeError, AttributeError) as exc:
                     # a node whose attributes or constant inputs do not fit its op (a kernel
-                    # of the wrong rank, say): the file's fault, named at the node
+                    # of the wrong rank, an attribute of the wrong kind): the file's fault
                     self.fail(f"node '{nd.name}' ({nd.op}) does not fit its op "
                               f"({type(exc).__name__}: {str(exc)[:200]})")
         self.fold_bias()

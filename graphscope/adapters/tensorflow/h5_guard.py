@@ -49,7 +49,6 @@ def _visit(f) -> int:
     import h5py
 
     from ...errors import ParseError
-    f.visititems(lambda name, obj: None)  # HDF5's own traversal, as the readers use it
     seen = 0
     stack = [f]
     while stack:
@@ -65,4 +64,5 @@ def _visit(f) -> int:
             _ = (obj.shape, obj.dtype)
         if seen > MAX_OBJECTS:
             raise ParseError(f"more than {MAX_OBJECTS} HDF5 objects: not a model file")
+    f.visititems(lambda name, obj: None)  # and HDF5's own traversal, as the readers use it
     return seen
