@@ -41,8 +41,12 @@ def stage(name: str):
         if shown:
             sys.stderr.write("\r\x1b[2K")
             sys.stderr.flush()
-        if VERBOSE:
-            print(f"graphscope: {name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        _report_time(name, started)
+
+
+def _report_time(name: str, started: float) -> None:
+    if VERBOSE:
+        print(f"graphscope: {name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
 
 
 class _Silent:
@@ -62,9 +66,7 @@ def task(name: str, total: int | float | None = None, unit: str = "it", scale: b
         try:
             yield _Silent()
         finally:
-            if VERBOSE:
-                print(f"graphscope: {name}: {time.perf_counter() - started:.2f} s",
-                      file=sys.stderr)
+            _report_time(name, started)
         return
     from tqdm import tqdm
     cols, rows = _terminal_size()
@@ -75,8 +77,7 @@ def task(name: str, total: int | float | None = None, unit: str = "it", scale: b
         yield bar
     finally:
         bar.close()
-        if VERBOSE:
-            print(f"graphscope: {name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        _report_time(name, started)
 
 
 def _terminal_size() -> tuple[int, int]:
