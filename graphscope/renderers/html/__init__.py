@@ -2,7 +2,8 @@
 
 The page gets a compact JSON of the graph's View at full depth (boxes, edges), the namespace
 tree and per-node facts; the viewer (viewer.js) collapses namespaces the same way
-ir.grouping does, lays out only what is visible in a Web Worker and draws it.
+ir.grouping does, lays out only what is visible in a Web Worker (layout.js: a compound layered
+layout, one frame per expanded namespace) and draws it.
 """
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ AUTO_DEPTH_BOXES = 30  # start at the deepest namespace depth that draws at most
 @lru_cache(maxsize=None)
 def asset(name: str) -> str:
     return (HERE / name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def viewer_js() -> str:
+    """viewer.js with the layout (layout.js, also the Web Worker's source) inlined."""
+    return asset("viewer.js").replace("/* @layout.js */", asset("layout.js"), 1)
 
 
 def script_json(obj) -> str:
@@ -159,7 +166,7 @@ def render_html(graph: Graph, rankdir: str = "TB", depth: int | None = None,
         raise UsageError(f"--rankdir must be one of {', '.join(RANKDIRS)}, not '{rankdir}'")
     data = script_json(graph_data(graph, rankdir, depth, theme, weight_stats, probes))
     fragment = fill(asset("fragment.html"), height=html.escape(height if embed else "100%"),
-                    css=asset("viewer.css"), data=data, js=asset("viewer.js"))
+                    css=asset("viewer.css"), data=data, js=viewer_js())
     if embed:
         return fragment
     return fill(asset("page.html"), title=html.escape(graph.name), fragment=fragment)

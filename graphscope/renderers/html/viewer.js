@@ -4,157 +4,8 @@
 (function () {
 'use strict';
 
-/* ---- layered layout; runs in a Web Worker (made from this function's source) ---------- */
-function layoutModule() {
-  // req: {n, w[], h[], ord[], edges[[s, d]], rankdir}; returns centres and edge polylines
-  function layout(req) {
-    var n = req.n, horiz = req.rankdir === 'LR' || req.rankdir === 'RL';
-    var W = horiz ? req.h : req.w, H = horiz ? req.w : req.h, ord = req.ord;
-    var NODESEP = 24, RANKSEP = 44, DUMMY_W = 8;
-    var E = req.edges, m = E.length, es = new Int32Array(m), ed = new Int32Array(m);
-    var i, j, k;
-    for (i = 0; i < m; i++) {  // orient every edge along the topological order (no cycles)
-      var s = E[i][0], d = E[i][1];
-      if (ord[s] > ord[d]) { es[i] = d; ed[i] = s; } else { es[i] = s; ed[i] = d; }
-    }
-    var byOrd = new Int32Array(n);
-    for (i = 0; i < n; i++) byOrd[i] = i;
-    byOrd.sort(function (a, b) { return ord[a] - ord[b]; });
-    var outs = adj(n, es, ed, m), ins = adj(n, ed, es, m);
-    var layer = new Int32Array(n);
-    for (k = 0; k < n; k++) {  // longest path from the sources
-      i = byOrd[k];
-      var l = 0, lst = ins[i];
-      for (j = 0; j < lst.length; j++) l = Math.max(l, layer[es[lst[j]]] + 1);
-      layer[i] = l;
-    }
-    for (k = n - 1; k >= 0; k--) {  // sources sit just above their first consumer
-      i = byOrd[k];
-      if (ins[i].length || !outs[i].length) continue;
-      var mn = 1e9;
-      for (j = 0; j < outs[i].length; j++) mn = Math.min(mn, layer[ed[outs[i][j]]]);
-      layer[i] = Math.max(0, mn - 1);
-    }
-    // dummy vertices on long edges, so that the ordering and placement route around boxes
-    var span = 0;
-    for (i = 0; i < m; i++) span += Math.max(0, layer[ed[i]] - layer[es[i]] - 1);
-    var useDummies = span <= 4 * n + 2000;
-    var total = n + (useDummies ? span : 0);
-    var vl = new Int32Array(total), vw = new Float64Array(total), vh = new Float64Array(total);
-    for (i = 0; i < n; i++) { vl[i] = layer[i]; vw[i] = W[i]; vh[i] = H[i]; }
-    var chains = new Array(m), up = [], down = [];
-    for (i = 0; i < total; i++) { up.push([]); down.push([]); }
-    var next = n;
-    for (i = 0; i < m; i++) {
-      var c = [es[i]];
-      if (useDummies) for (l = layer[es[i]] + 1; l < layer[ed[i]]; l++) {
-        vl[next] = l; vw[next] = DUMMY_W; vh[next] = 0; c.push(next++);
-      }
-      c.push(ed[i]);
-      chains[i] = c;
-      for (j = 0; j + 1 < c.length; j++) { down[c[j]].push(c[j + 1]); up[c[j + 1]].push(c[j]); }
-    }
-    var nl = 0;
-    for (i = 0; i < total; i++) nl = Math.max(nl, vl[i] + 1);
-    var layers = [];
-    for (l = 0; l < nl; l++) layers.push([]);
-    for (k = 0; k < n; k++) layers[vl[byOrd[k]]].push(byOrd[k]);
-    for (i = n; i < total; i++) layers[vl[i]].push(i);
-    var pos = new Float64Array(total);
-    function number(L) { for (var q = 0; q < L.length; q++) pos[L[q]] = q; }
-    layers.forEach(number);
-    function sweep(L, nb) {  // barycenter ordering against the neighbouring layer
-      var key = new Float64Array(L.length);
-      for (var q = 0; q < L.length; q++) {
-        var a = nb[L[q]];
-        if (!a.length) { key[q] = pos[L[q]]; continue; }
-        var sum = 0;
-        for (var r = 0; r < a.length; r++) sum += pos[a[r]];
-        key[q] = sum / a.length;
-      }
-      var idx = L.map(function (_, q) { return q; });
-      idx.sort(function (a, b) { return key[a] - key[b] || a - b; });
-      var sorted = idx.map(function (q) { return L[q]; });
-      for (q = 0; q < L.length; q++) L[q] = sorted[q];
-      number(L);
-    }
-    for (var it = 0; it < 4; it++) {
-      if (it % 2 === 0) for (l = 1; l < nl; l++) sweep(layers[l], up);
-      else for (l = nl - 2; l >= 0; l--) sweep(layers[l], down);
-    }
-    // x: pull each vertex towards its neighbours' mean, keeping order and separation
-    var x = new Float64Array(total);
-    layers.forEach(function (L) {
-      var cx = 0;
-      for (var q = 0; q < L.length; q++) {
-        var v = L[q];
-        if (q) cx += (vw[L[q - 1]] + vw[v]) / 2 + NODESEP;
-        x[v] = cx;
-      }
-    });
-    function place(L, nb, both) {
-      var len = L.length, want = new Float64Array(len), lo = new Float64Array(len),
-          hi = new Float64Array(len), q, v;
-      for (q = 0; q < len; q++) {
-        v = L[q];
-        var a = nb[v], sum = 0, cnt = a.length;
-        for (var r = 0; r < a.length; r++) sum += x[a[r]];
-        if (both) { var b = both[v]; cnt += b.length; for (r = 0; r < b.length; r++) sum += x[b[r]]; }
-        want[q] = cnt ? sum / cnt : x[v];
-      }
-      for (q = 0; q < len; q++) {
-        v = L[q];
-        lo[q] = q ? Math.max(want[q], lo[q - 1] + (vw[L[q - 1]] + vw[v]) / 2 + NODESEP) : want[q];
-      }
-      for (q = len - 1; q >= 0; q--) {
-        v = L[q];
-        hi[q] = q < len - 1 ? Math.min(want[q], hi[q + 1] - (vw[L[q + 1]] + vw[v]) / 2 - NODESEP) : want[q];
-      }
-      for (q = 0; q < len; q++) x[L[q]] = (lo[q] + hi[q]) / 2;
-    }
-    for (it = 0; it < 6; it++) {
-      if (it % 2 === 0) for (l = 1; l < nl; l++) place(layers[l], up, it >= 4 ? down : null);
-      else for (l = nl - 2; l >= 0; l--) place(layers[l], down, it >= 3 ? up : null);
-    }
-    var ly = new Float64Array(nl), y = 0;
-    for (l = 0; l < nl; l++) {
-      var lh = 0;
-      layers[l].forEach(function (v) { lh = Math.max(lh, vh[v]); });
-      ly[l] = y + lh / 2;
-      y += lh + RANKSEP;
-    }
-    var X = new Float64Array(n), Y = new Float64Array(n);
-    function map(px, py, out, o) {  // TB coordinates to the asked rank direction
-      var rd = req.rankdir;
-      out[o] = rd === 'LR' ? py : rd === 'RL' ? -py : px;
-      out[o + 1] = rd === 'BT' ? -py : rd === 'LR' || rd === 'RL' ? px : py;
-    }
-    var tmp = [0, 0];
-    for (i = 0; i < n; i++) { map(x[i], ly[vl[i]], tmp, 0); X[i] = tmp[0]; Y[i] = tmp[1]; }
-    var paths = new Array(m);
-    for (i = 0; i < m; i++) {
-      var ch = chains[i], pts = [];
-      for (j = 0; j < ch.length; j++) { map(x[ch[j]], ly[vl[ch[j]]], tmp, 0); pts.push(tmp[0], tmp[1]); }
-      if (es[i] !== E[i][0]) {  // reversed for the layering: give it back its direction
-        var rev = [];
-        for (j = pts.length - 2; j >= 0; j -= 2) rev.push(pts[j], pts[j + 1]);
-        pts = rev;
-      }
-      paths[i] = pts;
-    }
-    return {x: X, y: Y, paths: paths};
-  }
-  function adj(n, from, to, m) {
-    var a = [];
-    for (var i = 0; i < n; i++) a.push([]);
-    for (i = 0; i < m; i++) if (from[i] !== to[i]) a[from[i]].push(i);
-    return a;
-  }
-  if (typeof window === 'undefined' && typeof self !== 'undefined') {
-    self.onmessage = function (e) { self.postMessage({id: e.data.id, res: layout(e.data.req)}); };
-  }
-  return layout;
-}
+/* ---- the compound layered layout (layout.js, inlined here when the page is written) -- */
+/* @layout.js */
 
 var layoutSync = layoutModule();
 var SVGNS = 'http://www.w3.org/2000/svg';
@@ -286,7 +137,38 @@ Viewer.prototype.buildView = function () {
   });
   var self = this;
   boxes.forEach(function (b) { self.boxLines(b); });
-  return {boxes: boxes, edges: edges};
+  var fr = this.frameTree(boxes, top);
+  return {boxes: boxes, edges: edges, frames: fr.frames, parent: fr.parent};
+};
+
+// frames: the expanded namespaces with at least two visible boxes under them; each box's
+// and frame's parent frame (-1: the top level); each frame's cache key (its namespace and
+// the expanded namespaces below it: what its own layout depends on)
+Viewer.prototype.frameTree = function (boxes, top) {
+  var D = this.D, nodes = D.nodes, nss = D.namespaces, under = new Int32Array(nss.length);
+  function home(b) { return b.kind === 'node' ? nodes[b.ref][4] : b.kind === 'group' ? nss[b.ns][1] : 0; }
+  boxes.forEach(function (b) { for (var a = home(b); a > 0; a = nss[a][1]) if (top[a] < 0) under[a]++; });
+  var frameOf = new Int32Array(nss.length).fill(-1), frames = [];
+  for (var j = 1; j < nss.length; j++) if (top[j] < 0 && under[j] > 1) {
+    frameOf[j] = frames.length;
+    frames.push({ns: j, boxes: [], keys: [j]});
+  }
+  function up(a) { for (; a > 0; a = nss[a][1]) if (frameOf[a] >= 0) return frameOf[a]; return -1; }
+  frames.forEach(function (f) { f.parent = up(nss[f.ns][1]); });
+  for (j = 1; j < nss.length; j++) if (top[j] < 0) {
+    for (var f = up(nss[j][1]); f >= 0; f = frames[f].parent) frames[f].keys.push(j);
+  }
+  var parent = boxes.map(function (b, i) {
+    var p = up(home(b));
+    for (var q = p; q >= 0; q = frames[q].parent) frames[q].boxes.push(i);
+    return p;
+  });
+  frames.forEach(function (f) {
+    f.key = f.keys.join(',');
+    f.minW = Math.min(6 * (nss[f.ns][0].length + 2) + 16, 600);
+    delete f.keys;
+  });
+  return {frames: frames, parent: parent};
 };
 
 Viewer.prototype.boxLines = function (b) {
@@ -449,9 +331,12 @@ Viewer.prototype.show = function (anchor) {
   var view = cached ? cached.view : this.buildView();
   var req = null;
   if (!cached) {
-    req = {n: view.boxes.length, rankdir: this.rankdir,
+    req = {rankdir: this.rankdir,
            w: view.boxes.map(function (b) { return b.w; }), h: view.boxes.map(function (b) { return b.h; }),
-           ord: view.boxes.map(function (b) { return b.ord; }),
+           ord: view.boxes.map(function (b) { return b.ord; }), parent: view.parent,
+           frames: {parent: view.frames.map(function (f) { return f.parent; }),
+                    key: view.frames.map(function (f) { return f.key; }),
+                    minW: view.frames.map(function (f) { return f.minW; })},
            edges: view.edges.map(function (e) { return [e.s, e.d]; })};
     this.busy.style.display = 'block';
   }
@@ -489,6 +374,13 @@ Viewer.prototype.keepAnchor = function (old, anchor) {
       if (name.slice(0, prefix.length) !== prefix) return;
       bb[0] = Math.min(bb[0], nl.x[i] - b.w / 2); bb[2] = Math.max(bb[2], nl.x[i] + b.w / 2);
       bb[1] = Math.min(bb[1], nl.y[i] - b.h / 2); bb[3] = Math.max(bb[3], nl.y[i] + b.h / 2);
+      cnt++;
+    });
+    var fi = this.nsByName[anchor.id.slice(2)];  // the frame that now stands for the group
+    this.cur.view.frames.forEach(function (f, k) {
+      if (f.ns !== fi) return;
+      var r = nl.frames[k];
+      bb = [r[0], r[1], r[0] + r[2], r[1] + r[3]];
       cnt++;
     });
     if (!cnt) return;
@@ -537,31 +429,21 @@ Viewer.prototype.animateFrom = function (old, anchor) {
 };
 
 Viewer.prototype.computeFrames = function () {
-  // a frame around the boxes of each expanded namespace, drawn behind them; click collapses
-  var D = this.D, cur = this.cur, frames = {}, self = this;
-  cur.view.boxes.forEach(function (b, i) {
-    var ns = b.kind === 'node' ? D.nodes[b.ref][4] : b.kind === 'group' ? D.namespaces[b.ns][1] : 0;
-    var inner = -1;
-    while (ns > 0) {
-      var f = frames[ns] || (frames[ns] = {ns: ns, boxes: [], inner: 0});
-      f.boxes.push(i);
-      if (inner < 0) inner = self.nsDepth[ns];
-      f.inner = Math.max(f.inner, inner - self.nsDepth[ns]);  // frames nested inside this one
-      ns = D.namespaces[ns][1];
-    }
+  // the frames of expanded namespaces, from the layout; drawn behind the boxes, click collapses
+  var lay = this.cur.lay;
+  this.cur.frames = this.cur.view.frames.map(function (f, k) {
+    return {ns: f.ns, boxes: f.boxes, rect: lay.frames[k]};
   });
-  cur.frames = Object.keys(frames).map(function (k) { return frames[k]; })
-    .filter(function (f) { return f.boxes.length > 1; });
 };
 
-Viewer.prototype.frameRect = function (f) {
+Viewer.prototype.frameRect = function (f) {  // [x0, y0, x1, y1]
+  if (!this.animating) return [f.rect[0], f.rect[1], f.rect[0] + f.rect[2], f.rect[1] + f.rect[3]];
   var x0 = 1e18, y0 = 1e18, x1 = -1e18, y1 = -1e18, bs = this.cur.view.boxes, p = this.pos;
-  var pad = 6 + 16 * f.inner;
-  f.boxes.forEach(function (i) {
+  f.boxes.forEach(function (i) {  // while moving: around the boxes where they are now
     x0 = Math.min(x0, p.x[i] - bs[i].w / 2); x1 = Math.max(x1, p.x[i] + bs[i].w / 2);
     y0 = Math.min(y0, p.y[i] - bs[i].h / 2); y1 = Math.max(y1, p.y[i] + bs[i].h / 2);
   });
-  return [x0 - pad, y0 - pad - 12, x1 + pad, y1 + pad];
+  return [x0 - 10, y0 - 20, x1 + 10, y1 + 10];
 };
 
 /* ---- drawing: only what is in the viewport ------------------------------------------ */
@@ -666,12 +548,17 @@ Viewer.prototype.endpoints = function (ed, j) {
   var a, b;
   if (horiz) { a = [sx + sgn * bs[ed.s].w / 2, sy]; b = [dx - sgn * bs[ed.d].w / 2, dy]; }
   else { a = [sx, sy + sgn * bs[ed.s].h / 2]; b = [dx, dy - sgn * bs[ed.d].h / 2]; }
-  var mid = [];
-  if (!this.animating) for (var q = 2; q + 2 < pts.length; q += 2) mid.push([pts[q], pts[q + 1]]);
-  var all = [a].concat(mid, [b]), s = 'M' + a[0].toFixed(1) + ',' + a[1].toFixed(1);
+  var all = [a, b], q;
+  if (!this.animating && pts.length >= 4) {  // the routed polyline, border to border
+    all = [];
+    for (q = 0; q + 1 < pts.length; q += 2) all.push([pts[q], pts[q + 1]]);
+    a = all[0]; b = all[all.length - 1];
+  }
+  var s = 'M' + a[0].toFixed(1) + ',' + a[1].toFixed(1);
   if (all.length === 2) s += 'L' + b[0].toFixed(1) + ',' + b[1].toFixed(1);
-  else for (q = 1; q < all.length; q++) {  // smooth through the dummy points
+  else for (q = 1; q < all.length; q++) {  // smooth through the bends, straight along a rank
     var p0 = all[q - 1], p1 = all[q];
+    if (horiz ? p0[1] === p1[1] : p0[0] === p1[0]) { s += 'L' + p1[0].toFixed(1) + ',' + p1[1].toFixed(1); continue; }
     var c = horiz ? ['C', (p0[0] + p1[0]) / 2, p0[1], (p0[0] + p1[0]) / 2, p1[1]] : ['C', p0[0], (p0[1] + p1[1]) / 2, p1[0], (p0[1] + p1[1]) / 2];
     s += c[0] + c[1].toFixed(1) + ',' + c[2].toFixed(1) + ' ' + c[3].toFixed(1) + ',' + c[4].toFixed(1) + ' ' + p1[0].toFixed(1) + ',' + p1[1].toFixed(1);
   }
@@ -716,6 +603,9 @@ Viewer.prototype.bounds = function () {
     x0 = Math.min(x0, P.x[i] - bs[i].w / 2); x1 = Math.max(x1, P.x[i] + bs[i].w / 2);
     y0 = Math.min(y0, P.y[i] - bs[i].h / 2); y1 = Math.max(y1, P.y[i] + bs[i].h / 2);
   }
+  (this.cur.lay.frames || []).forEach(function (r) {
+    x0 = Math.min(x0, r[0]); y0 = Math.min(y0, r[1]); x1 = Math.max(x1, r[0] + r[2]); y1 = Math.max(y1, r[1] + r[3]);
+  });
   return bs.length ? [x0, y0, x1, y1] : [0, 0, 1, 1];
 };
 
@@ -798,6 +688,35 @@ Viewer.prototype.visibleNodes = function () {
   var D = this.D;
   return this.cur.view.boxes.filter(function (b) { return b.kind === 'node' || b.kind === 'group'; })
     .map(function (b) { return b.kind === 'node' ? D.nodes[b.ref][0] : D.namespaces[b.ns][0]; });
+};
+
+// what is drawn, in layout coordinates (the test hook): {name: {x, y, w, h, kind}}, x and y
+// the top-left corner; a name already taken (a node and a frame of one name) gets 'kind:'
+Viewer.prototype.layoutBoxes = function () {
+  var D = this.D, cur = this.cur, lay = cur.lay, out = {}, names = [];
+  function put(name, kind, prefix, r) {
+    if (Object.prototype.hasOwnProperty.call(out, name)) name = prefix + ':' + name;
+    out[name] = {x: r[0], y: r[1], w: r[2], h: r[3], kind: kind};
+    return name;
+  }
+  cur.view.boxes.forEach(function (b, i) {
+    var name = b.kind === 'node' ? D.nodes[b.ref][0] : b.kind === 'group' ? D.namespaces[b.ns][0] : D.values[b.ref][0];
+    names.push(put(name, b.kind === 'group' ? 'group' : 'node', b.kind, [lay.x[i] - b.w / 2, lay.y[i] - b.h / 2, b.w, b.h]));
+  });
+  cur.view.frames.forEach(function (f, k) { put(D.namespaces[f.ns][0], 'frame', 'frame', lay.frames[k]); });
+  this.boxNames = names;
+  return out;
+};
+
+// every drawn edge: {from, to (names as in layoutBoxes), points: [[x, y], ...]}
+Viewer.prototype.layoutEdges = function () {
+  this.layoutBoxes();
+  var names = this.boxNames, paths = this.cur.lay.paths;
+  return this.cur.view.edges.map(function (e, j) {
+    var pts = [];
+    for (var q = 0; q + 1 < paths[j].length; q += 2) pts.push([paths[j][q], paths[j][q + 1]]);
+    return {from: names[e.s], to: names[e.d], points: pts};
+  });
 };
 
 /* ---- search ------------------------------------------------------------------------- */
@@ -971,6 +890,11 @@ Viewer.prototype.exportSvg = function () {
   var edge = dark ? '#9a9a9a' : '#666666';
   var defs = s('defs', {}, svg), mk = s('marker', {id: 'a', viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto'}, defs);
   s('path', {d: 'M0,0L8,4L0,8z', fill: edge}, mk);
+  (cur.frames || []).forEach(function (f) {
+    var r = self.frameRect(f);
+    s('rect', {x: r[0], y: r[1], width: r[2] - r[0], height: r[3] - r[1], rx: 6, fill: 'none', stroke: dark ? '#3a3b3f' : '#d0d0d0', 'stroke-dasharray': '4 3'}, svg);
+    s('text', {x: r[0] + 6, y: r[1] + 12, 'font-size': 10, fill: dark ? '#a0a0a0' : '#666666'}, svg, self.D.namespaces[f.ns][0]);
+  });
   var d = cur.view.edges.map(function (e, j) { return self.endpoints(e, j).d; }).join('');
   s('path', {d: d, fill: 'none', stroke: edge, 'marker-end': 'url(#a)'}, svg);
   cur.view.boxes.forEach(function (bx, i) {
@@ -1024,6 +948,8 @@ var hook = {
     return hits.map(function (k) { return data.nodes[k][0]; });
   },
   select: function (name) { return ready.then(function () { return viewer.select(name); }); },
+  boxes: function () { return viewer.layoutBoxes(); },
+  edges: function () { return viewer.layoutEdges(); },
   viewer: viewer
 };
 root.graphscope = hook;
