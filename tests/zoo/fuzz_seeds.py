@@ -70,14 +70,43 @@ def _caffemodel_args(p: Path, seed: Path, scratch: Path) -> list[str]:
 
 
 def _keras_model():
+    import keras
+
     from tests.zoo import tf_models
+    keras.utils.set_random_seed(0)  # the same weights in every run: the same mutated bytes
     return tf_models.small_cnn()
 
 
 def _keras(d: Path) -> Path:
     p = d / "small_cnn.keras"
     _keras_model().save(str(p))
+    _make_reproducible(p)
     return p
+
+
+def _make_reproducible(p: Path) -> None:
+    """Rewrite a .keras zip with fixed member dates, Keras's save date blanked and its
+    shared_object_ids (Python id()s) renumbered, so the seed's bytes (and so each mutation)
+    are the same in every run."""
+    import re
+    import zipfile
+    with zipfile.ZipFile(p) as z:
+        members = [(i, z.read(i)) for i in z.infolist()]
+    ids: dict[bytes, bytes] = {}
+
+    def renumber(m):
+        return b'"shared_object_id": ' + ids.setdefault(m.group(1), str(len(ids) + 1).encode())
+
+    with zipfile.ZipFile(p, "w") as z:
+        for info, data in members:
+            if info.filename == "metadata.json":
+                data = re.sub(rb'"date_saved": "[^"]*"', b'"date_saved": "2000-01-01@00:00:00"',
+                              data)
+            if info.filename == "config.json":
+                data = re.sub(rb'"shared_object_id": (\d+)', renumber, data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed.compress_type = info.compress_type
+            z.writestr(fixed, data)
 
 
 def _h5(d: Path) -> Path:
@@ -89,7 +118,12 @@ def _h5(d: Path) -> Path:
 def _graphdef(d: Path) -> Path:
     from tests.zoo import tf_models
     p = d / "small_cnn.pb"
-    p.write_bytes(tf_models.frozen_graphdef(_keras_model()))
+    gd = tf_models.frozen_graphdef(_keras_model())
+    # protobuf writes attribute maps in any order: re-serialize them sorted
+    import tensorflow as tf
+    msg = tf.compat.v1.GraphDef()
+    msg.ParseFromString(gd)
+    p.write_bytes(msg.SerializeToString(deterministic=True))
     return p
 
 
