@@ -30,7 +30,12 @@ def _attention(node, helper, opset):
     if node.attrs.get("is_causal"):
         from ..errors import UnsupportedError
         raise UnsupportedError(f"node '{node.name}': causal attention needs opset 23 (--opset 23)")
-    if mask:
+    if mask and node.inputs[3].type.dtype == "bool":  # True: may attend; else -inf
+        inits.append(numpy_helper.from_array(np.array(-np.inf, np.float32), f"{p}/ninf"))
+        nodes.append(helper.make_node("Where", [mask, scores, f"{p}/ninf"], [f"{p}/masked"],
+                                      name=f"{p}/Mask"))
+        scores = f"{p}/masked"
+    elif mask:
         nodes.append(helper.make_node("Add", [scores, mask], [f"{p}/masked"], name=f"{p}/Mask"))
         scores = f"{p}/masked"
     nodes += [helper.make_node("Softmax", [scores], [f"{p}/probs"], axis=-1, name=f"{p}/Softmax"),

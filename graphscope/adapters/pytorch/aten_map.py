@@ -385,8 +385,8 @@ def _slice(a, rank):
 @aten("cumsum")
 def _cumsum(a, rank):
     x = a["self"]
-    if a.get("dtype") is not None and x.type.dtype != a["_out"].dtype:
-        return None  # a cast inside: keep torch's op
+    if x.type.dtype != a["_out"].dtype:
+        return None  # a cast inside (dtype=, or bool summed as int64): keep torch's op
     import numpy as np
     return "CumSum", [x, np.array(int(a["dim"]), np.int64)], {}
 
@@ -485,13 +485,38 @@ def _split(a, rank):
     return "Split", [a["self"], sizes], {"axis": dim}
 
 
-@aten("index")
-def _index(a, rank):
+def _index_tensors(a) -> tuple[list[int], list]:
+    """x[..., i, j, ...]: the dims that integer index tensors index, and those tensors. A
+    boolean index (a mask: data-dependent shape) raises, keeping the torch op."""
     idx = list(a["indices"])
     used = [i for i, t in enumerate(idx) if t is not None]
-    if len(used) != 1 or idx[used[0]].type.dtype in ("bool", None):
-        return None
-    return "Gather", [a["self"], idx[used[0]]], {"axis": used[0]}
+    if not used or any(idx[i].type.dtype in ("bool", "uint8", None) for i in used):
+        raise ValueError("a mask index or an index of unknown type")
+    return used, [idx[i] for i in used]
+
+
+@aten("index")
+def _index(a, rank):
+    used, tensors = _index_tensors(a)
+    if len(used) == 1:
+        return "Gather", [a["self"], tensors[0]], {"axis": used[0]}
+    # several index tensors (broadcast together): lowered to GatherND (convert/lower_torch)
+    return "torch.index", [a["self"], *tensors], {"dims": used}
+
+
+@aten("index_put", "index_put_")
+def _index_put(a, rank):
+    """x[indices] = values (+= with accumulate): lowered to ScatterND (convert/lower_torch)."""
+    used, tensors = _index_tensors(a)
+    return "torch.index_put", [a["self"], a["values"], *tensors], {
+        "dims": used, "accumulate": int(bool(a.get("accumulate")))}
+
+
+@aten("diff")
+def _diff(a, rank):
+    """diff(x, n, dim, prepend, append): the optional tensors keep their slots."""
+    return "torch.diff", [a["self"], a.get("prepend"), a.get("append")], {
+        "n": int(a.get("n", 1)), "dim": int(a.get("dim", -1))}
 
 
 @aten("min", "max", "amin", "amax")

@@ -65,7 +65,9 @@ class Builder:
     def const(self, value) -> Value:
         import numpy as np
         arr = np.asarray(value)
-        if arr.dtype == np.float64:
+        if arr.dtype == np.float64 and arr.size == 0:
+            arr = arr.astype(np.int64)  # an empty shape or axes list ([] of a scalar)
+        elif arr.dtype == np.float64:
             arr = arr.astype(np.float32)
         self._nconst += 1
         v = self.graph.add_weight(f"const_{self._nconst}", WeightData.from_array(arr))
