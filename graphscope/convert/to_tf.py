@@ -517,6 +517,13 @@ def _pool(tf, node, ins, kind):
     if len(node.outputs) > 1:
         raise UnsupportedError("MaxPool's Indices output")
     x = ins[0]
+    if kind == "LP":  # (sum over the zero-padded window of |x|^p)^(1/p)
+        p = float(_a(node, "p", 2))
+        kernel = [int(k) for k in node.attrs["kernel_shape"]]
+        lp = dict(node.attrs, count_include_pad=1)
+        mean = _pool(tf, Node(node.name, "AveragePool", node.inputs, node.outputs, lp), 
+                     [tf.pow(tf.abs(x), p)], "AVG")
+        return tf.pow(mean * float(np.prod(kernel)), 1.0 / p)
     kernel = [int(k) for k in node.attrs["kernel_shape"]]
     n = len(kernel)
     strides = list(node.attrs.get("strides") or [1] * n)
@@ -560,6 +567,11 @@ def _maxpool(tf, node, ins):
 @op("AveragePool")
 def _avgpool(tf, node, ins):
     return _pool(tf, node, ins, "AVG")
+
+
+@op("LpPool")
+def _lppool(tf, node, ins):
+    return _pool(tf, node, ins, "LP")
 
 
 @op("GlobalAveragePool")
@@ -754,7 +766,8 @@ def _selu(tf, node, ins):
 def _celu(tf, node, ins):
     x = ins[0]
     alpha = float(_a(node, "alpha", 1.0))
-    return tf.maximum(x, 0.0) + tf.minimum(0.0, alpha * tf.math.expm1(x / alpha))
+    zero = tf.zeros([], x.dtype)
+    return tf.maximum(x, zero) + tf.minimum(zero, alpha * tf.math.expm1(x / alpha))
 
 
 @op("ThresholdedRelu")
@@ -932,6 +945,8 @@ def _split(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
     axis = norm_axis(int(_a(node, "axis", 0)), r)
+    if node.attrs.get("split") is None and _has(ins, 1) and _static(tf, node, ins, 1) is None:
+        return tf.split(x, tf.cast(ins[1], tf.int64), axis=axis, num=len(node.outputs))
     sizes = _ints_or_input(tf, node, ins, "split", 1)
     if sizes is None:  # equal parts; with num_outputs (opset 18) the last may be smaller
         k = len(node.outputs)
@@ -989,6 +1004,10 @@ def _transpose(tf, node, ins):
 @op("Squeeze")
 def _squeeze(tf, node, ins):
     x = ins[0]
+    if _runtime_axes(tf, node, ins):  # keep the dims not listed
+        r = _rank(node, x)
+        listed = _listed(tf, ins[1], r, r)
+        return tf.reshape(x, tf.boolean_mask(tf.shape(x, out_type=tf.int64), ~listed))
     axes = _ints_or_input(tf, node, ins, "axes", 1)
     if axes is None:
         return tf.squeeze(x)
@@ -999,11 +1018,32 @@ def _squeeze(tf, node, ins):
 @op("Unsqueeze")
 def _unsqueeze(tf, node, ins):
     x = ins[0]
+    if _runtime_axes(tf, node, ins):  # a 1 where listed, the input's dims in order elsewhere
+        n = ins[1].shape.num_elements()
+        if n is None:
+            raise UnsupportedError("Unsqueeze with axes of unknown length")
+        r = _rank(node, x) + n
+        new = _listed(tf, ins[1], r, r)
+        src = tf.cumsum(tf.cast(~new, tf.int64)) - 1
+        dims = tf.concat([tf.shape(x, out_type=tf.int64), [1]], 0)
+        return tf.reshape(x, tf.where(new, tf.ones([r], tf.int64), tf.gather(dims, src)))
     axes = _ints_or_input(tf, node, ins, "axes", 1)
     r = _rank(node, x) + len(axes)
     for a in sorted(norm_axis(a, r) for a in axes):
         x = tf.expand_dims(x, a)
     return x
+
+
+def _runtime_axes(tf, node, ins) -> bool:
+    """Axes given as input 1 whose values are only known when the graph runs."""
+    return node.attrs.get("axes") is None and _has(ins, 1) and _static(tf, node, ins, 1) is None
+
+
+def _listed(tf, axes, r: int, n):
+    """A [n] bool tensor: which of the axes 0..n-1 the (possibly negative) ``axes`` name."""
+    axes = tf.cast(tf.reshape(axes, [-1]), tf.int64)
+    axes = tf.where(axes < 0, axes + r, axes)
+    return tf.reduce_any(tf.equal(tf.range(n, dtype=tf.int64)[:, None], axes[None, :]), axis=1)
 
 
 def _vector(tf, node, ins, name, i):
@@ -1035,6 +1075,8 @@ def _slice(tf, node, ins):
     starts = _vector(tf, node, ins, "starts", 1)
     ends = _vector(tf, node, ins, "ends", 2)
     k = len(starts) if isinstance(starts, list) else int(starts.shape[0])
+    if any(_has(ins, i) and _static(tf, node, ins, i) is None for i in (3, 4)):
+        return _slice_dynamic(tf, node, ins, x, r, starts, ends)
     axes = _ints_or_input(tf, node, ins, "axes", 3)
     axes = list(range(k)) if axes is None else [norm_axis(a, r) for a in axes]
     steps = _ints_or_input(tf, node, ins, "steps", 4) or [1] * k
@@ -1052,19 +1094,71 @@ def _slice(tf, node, ins):
     return tf.strided_slice(x, *vectors, begin_mask=mask, end_mask=mask)
 
 
+def _slice_dynamic(tf, node, ins, x, r, starts, ends):
+    """Slice with axes or steps known only at run time: full begin/end/stride vectors are
+    scattered from the listed axes (the others take their whole range)."""
+    as64 = (lambda v: tf.cast(tf.reshape(v if not isinstance(v, list) else tf.constant(v),
+                                         [-1]), tf.int64))
+    starts, ends = as64(starts), as64(ends)
+    k = tf.shape(starts, out_type=tf.int64)[0]
+    axes = as64(ins[3]) if _has(ins, 3) else tf.range(k)
+    axes = tf.where(axes < 0, axes + r, axes)
+    steps = as64(ins[4]) if _has(ins, 4) else tf.ones([k], tf.int64)
+    dims = tf.shape(x, out_type=tf.int64)
+    d = tf.gather(dims, axes)
+    at = axes[:, None]
+    begin = tf.tensor_scatter_nd_update(tf.zeros([r], tf.int64), at,
+                                        tf.clip_by_value(starts, -d - 1, d))
+    end = tf.tensor_scatter_nd_update(dims, at, tf.clip_by_value(ends, -d - 1, d))
+    stride = tf.tensor_scatter_nd_update(tf.ones([r], tf.int64), at, steps)
+    return tf.strided_slice(x, begin, end, stride)
+
+
+def _pad_dynamic(tf, node, x, r, pads, axes, mode, value):
+    """Pad with pads known only at run time: negative pads crop, then pad by the rest."""
+    pads = tf.cast(tf.reshape(pads, [2, -1]), tf.int64)
+    if axes is not None:
+        at = tf.cast(tf.reshape(axes, [-1, 1]), tf.int64)
+        at = tf.where(at < 0, at + r, at)
+        full = tf.zeros([r], tf.int64)
+        pads = tf.stack([tf.tensor_scatter_nd_update(full, at, pads[0]),
+                         tf.tensor_scatter_nd_update(full, at, pads[1])])
+    dims = tf.shape(x, out_type=tf.int64)
+    crop = tf.maximum(-pads, 0)
+    x = tf.slice(x, crop[0], dims - crop[0] - crop[1])
+    grow = tf.transpose(tf.maximum(pads, 0))  # [r, 2]
+    if mode == "constant":
+        return tf.pad(x, grow, constant_values=value)
+    if mode == "reflect":
+        return tf.pad(x, grow, mode="REFLECT")
+    if mode in ("edge", "wrap"):
+        for i in range(r):
+            d = tf.shape(x, out_type=tf.int64)[i]
+            idx = tf.range(-grow[i, 0], d + grow[i, 1])
+            idx = tf.clip_by_value(idx, 0, d - 1) if mode == "edge" else tf.math.floormod(idx, d)
+            x = tf.gather(x, idx, axis=i)
+        return x
+    raise UnsupportedError(f"Pad mode '{mode}'")
+
+
 @op("Pad")
 def _pad(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
     pads = node.attrs.get("pads")
+    mode = _a(node, "mode", "constant")
+    runtime_axes = _has(ins, 3) and _static(tf, node, ins, 3) is None
+    axes = ins[3] if runtime_axes else _ints_or_input(tf, node, ins, "axes", 3)
+    if runtime_axes or (pads is None and _static(tf, node, ins, 1) is None):
+        value = tf.cast(tf.reshape(ins[2], []), x.dtype) if _has(ins, 2) else \
+            tf.cast(float(_a(node, "value", 0.0)), x.dtype)
+        return _pad_dynamic(tf, node, x, r, ins[1], axes, mode, value)
     pads = [int(p) for p in pads] if pads is not None else _static_ints(tf, node, ins, 1, "pads")
-    axes = _ints_or_input(tf, node, ins, "axes", 3)
     if axes is not None:  # opset 18: pads for the listed axes only
         full = [0] * (2 * r)
         for j, a in enumerate(norm_axis(a, r) for a in axes):
             full[a], full[r + a] = pads[j], pads[len(axes) + j]
         pads = full
-    mode = _a(node, "mode", "constant")
     if any(p < 0 for p in pads):  # negative pads crop
         index = tuple(slice(max(0, -pads[i]), pads[r + i] if pads[r + i] < 0 else None)
                       for i in range(r))
@@ -1143,6 +1237,10 @@ def _reduce(fn_name):
         fns = {"ReduceMean": tf.reduce_mean, "ReduceSum": tf.reduce_sum,
                "ReduceMax": tf.reduce_max, "ReduceMin": tf.reduce_min,
                "ReduceProd": tf.reduce_prod, "ReduceLogSumExp": tf.reduce_logsumexp}
+        if x.dtype == tf.bool and fn_name in ("ReduceMax", "ReduceMin"):  # any / all
+            fns = {"ReduceMax": tf.reduce_any, "ReduceMin": tf.reduce_all}
+        if fn_name == "ReduceLogSum":
+            return tf.math.log(tf.reduce_sum(x, axis=axes, keepdims=keep))
         if fn_name in fns:
             return fns[fn_name](x, axis=axes, keepdims=keep)
         if fn_name == "ReduceL1":
@@ -1164,7 +1262,10 @@ def _reduce_dynamic(tf, node, fn_name, x, axes):
            "ReduceProd": tf.reduce_prod, "ReduceLogSumExp": tf.reduce_logsumexp,
            "ReduceL1": lambda t, axis, keepdims: tf.reduce_sum(tf.abs(t), axis, keepdims),
            "ReduceSumSquare": lambda t, axis, keepdims: tf.reduce_sum(t * t, axis, keepdims),
-           "ReduceL2": lambda t, axis, keepdims: tf.sqrt(tf.reduce_sum(t * t, axis, keepdims))}
+           "ReduceL2": lambda t, axis, keepdims: tf.sqrt(tf.reduce_sum(t * t, axis, keepdims)),
+           "ReduceLogSum": lambda t, axis, keepdims: tf.math.log(tf.reduce_sum(t, axis, keepdims))}
+    if x.dtype == tf.bool and fn_name in ("ReduceMax", "ReduceMin"):
+        fns = {"ReduceMax": tf.reduce_any, "ReduceMin": tf.reduce_all}
     out = fns[fn_name](x, axis=use, keepdims=keep)
     if _a(node, "noop_with_empty_axes", 0):
         if not keep:
@@ -1175,7 +1276,7 @@ def _reduce_dynamic(tf, node, fn_name, x, axes):
 
 
 for _op_name in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
-                 "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare"):
+                 "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare", "ReduceLogSum"):
     OPS[_op_name] = _reduce(_op_name)
 
 
@@ -1197,7 +1298,9 @@ def _topk(tf, node, ins):
     x = ins[0]
     r = _rank(node, x)
     axis = norm_axis(int(_a(node, "axis", -1)), r)
-    k = _static_ints(tf, node, ins, 1, "K")[0]
+    k = _static(tf, node, ins, 1)
+    k = int(np.asarray(k).reshape(-1)[0]) if k is not None else \
+        tf.cast(tf.reshape(ins[1], []), tf.int32)
     largest = bool(_a(node, "largest", 1))
     perm = list(range(r))
     perm[axis], perm[-1] = perm[-1], perm[axis]
@@ -1241,13 +1344,6 @@ def _constant_of_shape(tf, node, ins):
 def _range(tf, node, ins):
     start, limit, delta = (tf.reshape(t, []) for t in ins[:3])
     return tf.range(start, limit, delta, dtype=start.dtype)
-
-
-@op("CumSum")
-def _cumsum(tf, node, ins):
-    axis = _static_ints(tf, node, ins, 1, "axis")[0]
-    return tf.math.cumsum(ins[0], axis=axis, exclusive=bool(_a(node, "exclusive", 0)),
-                          reverse=bool(_a(node, "reverse", 0)))
 
 
 @op("DepthToSpace")
@@ -1400,44 +1496,99 @@ def _apply_taps(tf, x, axis, rank, idx, weights):
 # -- attention -------------------------------------------------------------------------------
 @op("Attention")
 def _attention(tf, node, ins):
-    """softmax(Q K^T * scale + mask) V over [B, heads, S, D] (3-D inputs are split into
-    q_num_heads / kv_num_heads heads first), with grouped K/V heads repeated."""
-    if len(node.outputs) > 1:
-        raise UnsupportedError("Attention with present key/value outputs")
-    if _has(ins, 4) or _has(ins, 5):
-        raise UnsupportedError("Attention with a past key/value cache")
+    """softmax(Q K^T * scale + bias) V over [B, heads, S, D], as ONNX's opset-23/24 reference:
+    3-D inputs split into q_num_heads / kv_num_heads heads, a past key/value cache
+    concatenated in front, causal and sliding-window masks aligned bottom-right, softcap,
+    grouped K/V heads repeated, fully masked rows giving zeros; outputs Y, present key,
+    present value and the chosen QK product."""
     q, k, v = ins[:3]
     three_d = q.shape.rank == 3
     if three_d:
-        hq, hkv = int(node.attrs["q_num_heads"]), int(node.attrs["kv_num_heads"])
-
-        def heads(t, h):
-            b, s, d = _dims(tf, t)
-            return tf.transpose(tf.reshape(t, _shape_vector(tf, [b, s, h, d // h])),
-                                [0, 2, 1, 3])
-        q, k, v = heads(q, hq), heads(k, hkv), heads(v, hkv)
-    groups = int(q.shape[1]) // int(k.shape[1])
-    if groups > 1:
-        k, v = tf.repeat(k, groups, axis=1), tf.repeat(v, groups, axis=1)
+        q = _heads_first(tf, q, int(node.attrs["q_num_heads"]))
+        k = _heads_first(tf, k, int(node.attrs["kv_num_heads"]))
+        v = _heads_first(tf, v, int(node.attrs["kv_num_heads"]))
+    dtype = q.dtype
     scale = node.attrs.get("scale")
     if scale is None:
-        scale = 1.0 / np.sqrt(float(q.shape[-1]))
-    scores = tf.matmul(q, k, transpose_b=True) * tf.cast(scale, q.dtype)
-    if _a(node, "is_causal", 0):
-        s_q, s_k = _dims(tf, scores)[-2:]
-        causal = tf.linalg.band_part(tf.ones(_shape_vector(tf, [s_q, s_k]), tf.bool), -1, 0)
-        scores = tf.where(causal, scores, tf.cast(-np.inf, scores.dtype))
+        scale = 1.0 / np.sqrt(float(q.shape[3]))
+    root = tf.cast(np.sqrt(np.float64(scale)), dtype)
+    past = _has(ins, 4)
+    if past:
+        k = tf.concat([ins[4], k], 2)
+        v = tf.concat([ins[5], v], 2)
+    present_k, present_v = k, v
+    q_len, kv_len = tf.shape(q, out_type=tf.int64)[2], tf.shape(k, out_type=tf.int64)[2]
+    neg_inf = tf.constant(-np.inf, dtype)
+    zero = tf.zeros([], dtype)
+    bias = tf.zeros(tf.stack([q_len, kv_len]), dtype)
     if _has(ins, 3):
         mask = ins[3]
+        short = kv_len - tf.shape(mask, out_type=tf.int64)[-1]  # pad the mask to kv_len
+        pads = tf.concat([tf.zeros([mask.shape.rank - 1, 2], tf.int64),
+                          tf.reshape(tf.stack([tf.zeros([], tf.int64), short]), [1, 2])], 0)
         if mask.dtype == tf.bool:
-            scores = tf.where(mask, scores, tf.cast(-np.inf, scores.dtype))
+            mask = tf.where(tf.pad(mask, pads, constant_values=False), zero, neg_inf)
         else:
-            scores = scores + mask
-    y = tf.matmul(tf.nn.softmax(scores, axis=-1), v)
+            mask = tf.pad(mask, pads, constant_values=-np.inf)
+        bias = bias + mask
+    nonpad = _has(ins, 6)
+    if nonpad and not past:
+        offset = tf.reshape(tf.cast(ins[6], tf.int64), [-1, 1, 1, 1]) - q_len
+    else:
+        offset = tf.shape(ins[4], out_type=tf.int64)[2] if past else tf.zeros([], tf.int64)
+    causal = bool(_a(node, "is_causal", 0))
+    left, right = int(_a(node, "left_window_size", -1)), int(_a(node, "right_window_size", -1))
+    if causal or left >= 0 or right >= 0:
+        diff = tf.range(q_len)[:, None] + offset - tf.range(kv_len)[None, :]
+        allowed = tf.ones_like(diff, tf.bool)
+        if causal:
+            allowed &= diff >= 0
+        if left >= 0:
+            allowed &= diff <= left
+        if right >= 0:
+            allowed &= -diff <= right
+        bias = bias + tf.where(allowed, zero, neg_inf)
+    if nonpad:
+        keep = tf.range(kv_len)[None, :] < tf.reshape(tf.cast(ins[6], tf.int64), [-1, 1])
+        bias = bias + tf.reshape(tf.where(keep, zero, neg_inf), tf.stack([-1, 1, 1, kv_len]))
+    hq, hkv = q.shape[1], k.shape[1]
+    if hq is None or hkv is None:
+        raise UnsupportedError("Attention needs static head counts")
+    if hq != hkv:  # grouped-query attention: each key/value head serves hq / hkv heads
+        k, v = tf.repeat(k, hq // hkv, axis=1), tf.repeat(v, hq // hkv, axis=1)
+    scores = tf.matmul(q * root, k * root, transpose_b=True)
+    softcap = float(_a(node, "softcap", 0.0))
+    if softcap > 0:
+        scores = tf.math.tanh(scores / softcap) * softcap
+    mode = int(_a(node, "qk_matmul_output_mode", 0))
+    qk_out = scores
+    biased = scores + bias
+    if mode == 2:
+        qk_out = biased
+    precision = node.attrs.get("softmax_precision")
+    if precision is not None:
+        from ..ir.shapes import ONNX_DTYPES
+        biased = tf.cast(biased, tf.as_dtype(ONNX_DTYPES[int(precision)]))
+    top = tf.reduce_max(biased, -1, keepdims=True)
+    top = tf.where(tf.math.is_inf(top) & (top < 0), tf.zeros_like(top), top)
+    e = tf.exp(biased - top)
+    total = tf.reduce_sum(e, -1, keepdims=True)
+    probs = e / tf.where(total == 0, tf.ones_like(total), total)
+    row_max = tf.reduce_max(bias, -1, keepdims=True)
+    probs = tf.where(tf.math.is_inf(row_max) & (row_max < 0), tf.zeros_like(probs), probs)
+    if mode == 3:
+        qk_out = probs
+    y = tf.matmul(tf.cast(probs, dtype), v)
     if three_d:
-        b, h, s, d = _dims(tf, y)
-        y = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), _shape_vector(tf, [b, s, h * d]))
-    return y
+        y = tf.transpose(y, [0, 2, 1, 3])
+        y = tf.reshape(y, tf.concat([tf.shape(y)[:2], [-1]], 0))
+    return [y, present_k, present_v, tf.cast(qk_out, dtype)][:len(node.outputs)]
+
+
+def _heads_first(tf, t, heads):
+    """[batch, seq, heads * size] -> [batch, heads, seq, size]."""
+    shape = tf.concat([tf.shape(t)[:2], [heads, -1]], 0)
+    return tf.transpose(tf.reshape(t, shape), [0, 2, 1, 3])
 
 
 # -- control flow ----------------------------------------------------------------------------
@@ -1746,3 +1897,6 @@ def _rnn_cell(tf, node, r, acts):
         (h_prev,) = state
         return [f(clip(xw + tf.matmul(h_prev, r, transpose_b=True)))]
     return cell
+
+
+from . import to_tf_ops  # noqa: E402,F401  (registers more handlers in OPS)

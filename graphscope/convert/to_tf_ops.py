@@ -1,0 +1,594 @@
+"""More per-op handlers for the TensorFlow builder (convert/to_tf.py): indexing and scatter,
+quantization, bit ops, signal windows and transforms, sampling, and the newer ONNX ops. Each
+handler maps one ONNX op to TF ops with ONNX's semantics; to_tf imports this module so the
+handlers register in its ``OPS`` table.
+
+Inputs that only arrive when the graph runs (an axis, K, a size) are used as tensors, since
+the module is a tf.function traced once for any input values.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..ir.shapes import ONNX_DTYPES, norm_axis
+from .to_tf import _a, _dims, _has, _rank, _static, op
+
+
+def _tf_dtype(tf, onnx_type: int, what: str):
+    name = ONNX_DTYPES.get(int(onnx_type))
+    try:
+        return tf.as_dtype(name)
+    except TypeError:
+        raise UnsupportedError(f"{what}: ONNX element type {name or onnx_type} has no "
+                               f"TensorFlow form") from None
+
+
+def _scalar(tf, node, ins, i, dtype=None):
+    """Input ``i`` as a python number when known while building, else a scalar tensor."""
+    value = _static(tf, node, ins, i)
+    if value is not None:
+        return np.asarray(value).reshape(-1)[0].item()
+    t = tf.reshape(ins[i], [])
+    return t if dtype is None else tf.cast(t, dtype)
+
+
+def _on_axis(tf, node, x, axis, fn):
+    """``fn(axis)`` for an axis known only at run time: one branch per possible axis."""
+    if isinstance(axis, int):
+        return fn(norm_axis(axis, _rank(node, x)))
+    r = _rank(node, x)
+    axis = tf.cast(axis, tf.int32)
+    axis = tf.where(axis < 0, axis + r, axis)
+    return tf.switch_case(axis, [(lambda a=a: fn(a)) for a in range(r)])
+
+
+def _wide(tf, x):
+    """Unsigned and small integers as int64 for arithmetic TF lacks kernels for."""
+    return tf.cast(x, tf.int64) if x.dtype.is_integer and x.dtype != tf.int64 else x
+
+
+# -- bits ------------------------------------------------------------------------------------
+@op("BitShift")
+def _bit_shift(tf, node, ins):
+    # a shift outside [0, bit width) gives 0 (right shifts of negative numbers: -1)
+    x, y = ins
+    y = tf.cast(y, x.dtype)
+    valid = tf.logical_and(y >= 0, y < x.dtype.size * 8)
+    safe = tf.where(valid, y, tf.zeros_like(y))
+    if node.attrs["direction"] == "LEFT":
+        return tf.where(valid, tf.bitwise.left_shift(x, safe), tf.zeros_like(x))
+    fill = tf.where(x < 0, -tf.ones_like(x), tf.zeros_like(x)) if not x.dtype.is_unsigned \
+        else tf.zeros_like(x)
+    return tf.where(valid, tf.bitwise.right_shift(x, safe), fill)
+
+
+@op("BitCast")
+def _bit_cast(tf, node, ins):
+    x = ins[0]
+    to = _tf_dtype(tf, node.attrs["to"], "BitCast")
+    if to.size != x.dtype.size:
+        raise UnsupportedError("BitCast between types of different sizes")
+    if to == x.dtype:
+        return tf.identity(x)
+    if tf.bool in (to, x.dtype):  # tf.bitcast has no bool: go through uint8
+        mid = tf.cast(x, tf.uint8) if x.dtype == tf.bool else tf.bitcast(x, tf.uint8)
+        return tf.cast(mid, tf.bool) if to == tf.bool else tf.bitcast(mid, to)
+    return tf.bitcast(x, to)
+
+
+# -- cumulative ------------------------------------------------------------------------------
+@op("CumSum", "CumProd")
+def _cumulative(tf, node, ins):
+    x = ins[0]
+    fn = tf.math.cumsum if node.op == "CumSum" else tf.math.cumprod
+    exclusive, reverse = bool(_a(node, "exclusive", 0)), bool(_a(node, "reverse", 0))
+    axis = _scalar(tf, node, ins, 1)
+    w = _wide(tf, x) if x.dtype.is_unsigned else x
+    return tf.cast(_on_axis(tf, node, w, axis, lambda a: fn(w, axis=a, exclusive=exclusive,
+                                                             reverse=reverse)), x.dtype)
+
+
+# -- gather / scatter ------------------------------------------------------------------------
+def _positive(tf, idx, dims):
+    idx = tf.cast(idx, tf.int64)
+    return tf.where(idx < 0, idx + tf.cast(dims, tf.int64), idx)
+
+
+@op("GatherND")
+def _gather_nd(tf, node, ins):
+    x, idx = ins
+    b = int(_a(node, "batch_dims", 0))
+    k = idx.shape[-1]
+    if k is None:
+        raise UnsupportedError("GatherND needs a static index depth")
+    dims = tf.shape(x, out_type=tf.int64)[b:b + k]
+    return tf.gather_nd(x, _positive(tf, idx, dims), batch_dims=b)
+
+
+def _scatter_nd_into(tf, x, idx, upd, reduction):
+    """x with updates at the full-index positions ``idx`` ([n, k]), combined by
+    ``reduction``; with 'none' later updates of one position win, as in ONNX's reference."""
+    fns = {"none": tf.tensor_scatter_nd_update, "add": tf.tensor_scatter_nd_add,
+           "max": tf.tensor_scatter_nd_max, "min": tf.tensor_scatter_nd_min}
+    if reduction == "mul":  # no scatter-multiply in TF: multiply one update at a time
+        n = idx.shape[0]
+        if n is None:
+            raise UnsupportedError("Scatter with reduction 'mul' needs a static update count")
+        for i in range(n):
+            cur = tf.gather_nd(x, idx[i:i + 1])
+            x = tf.tensor_scatter_nd_update(x, idx[i:i + 1], cur * upd[i:i + 1])
+        return x
+    if reduction not in fns:
+        raise UnsupportedError(f"Scatter reduction '{reduction}'")
+    return fns[reduction](x, idx, upd)
+
+
+@op("ScatterND")
+def _scatter_nd(tf, node, ins):
+    x, idx, upd = ins
+    k = idx.shape[-1]
+    if k is None:
+        raise UnsupportedError("ScatterND needs a static index depth")
+    idx = _positive(tf, idx, tf.shape(x, out_type=tf.int64)[:k])
+    flat_idx = tf.reshape(idx, [-1, k])
+    flat_upd = tf.reshape(upd, tf.concat([[-1], tf.shape(x)[k:]], 0))
+    return _scatter_nd_into(tf, x, flat_idx, flat_upd, _a(node, "reduction", "none"))
+
+
+@op("ScatterElements", "Scatter")
+def _scatter_elements(tf, node, ins):
+    x, idx, upd = ins
+    r = _rank(node, x)
+    axis = norm_axis(int(_a(node, "axis", 0)), r)
+    idx = _positive(tf, idx, tf.shape(x, out_type=tf.int64)[axis])
+    # the full index of every update: its own position, with the axis coordinate replaced
+    grids = tf.meshgrid(*[tf.range(d) for d in tf.unstack(tf.shape(idx, out_type=tf.int64))],
+                        indexing="ij") if r > 1 else [idx]
+    coords = [idx if a == axis else grids[a] for a in range(r)]
+    full = tf.reshape(tf.stack(coords, -1), [-1, r])
+    return _scatter_nd_into(tf, x, full, tf.reshape(upd, [-1]), _a(node, "reduction", "none"))
+
+
+@op("TensorScatter")
+def _tensor_scatter(tf, node, ins):
+    past, update = ins[0], ins[1]
+    r = _rank(node, past)
+    axis = norm_axis(int(_a(node, "axis", -2)), r)
+    size = tf.shape(past, out_type=tf.int64)[axis]
+    batch = tf.shape(past, out_type=tf.int64)[0]
+    steps = tf.shape(update, out_type=tf.int64)[axis]
+    start = tf.zeros([batch], tf.int64) if not _has(ins, 2) else tf.cast(
+        tf.reshape(ins[2], [-1]), tf.int64)
+    pos = start[:, None] + tf.range(steps)[None, :]  # [batch, steps]
+    if _a(node, "mode", "linear") == "circular":
+        pos = pos % size
+    # move the axis next to the batch, write rows [b, pos], move it back
+    perm = [0, axis] + [a for a in range(1, r) if a != axis]
+    back = np.argsort(perm).tolist()
+    p, u = tf.transpose(past, perm), tf.transpose(update, perm)
+    b = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(pos, out_type=tf.int64))
+    idx = tf.reshape(tf.stack([b, pos], -1), [-1, 2])
+    rows = tf.reshape(u, tf.concat([[-1], tf.shape(u)[2:]], 0))
+    return tf.transpose(tf.tensor_scatter_nd_update(p, idx, rows), back)
+
+
+@op("OneHot")
+def _one_hot(tf, node, ins):
+    idx, depth, values = ins
+    depth = tf.cast(tf.reshape(depth, []), tf.int64)
+    idx = tf.cast(idx, tf.int64)
+    idx = tf.where(idx < 0, idx + depth, idx)
+    axis = norm_axis(int(_a(node, "axis", -1)), _rank(node, idx) + 1)
+    return tf.one_hot(idx, tf.cast(depth, tf.int32), on_value=values[1],
+                      off_value=values[0], axis=axis, dtype=values.dtype)
+
+
+@op("NonZero")
+def _non_zero(tf, node, ins):
+    return tf.transpose(tf.where(tf.cast(ins[0], tf.bool)))
+
+
+@op("Compress")
+def _compress(tf, node, ins):
+    x, cond = ins
+    keep = tf.reshape(tf.where(tf.cast(cond, tf.bool)), [-1])
+    axis = node.attrs.get("axis")
+    if axis is None:
+        return tf.gather(tf.reshape(x, [-1]), keep)
+    return tf.gather(x, keep, axis=norm_axis(int(axis), _rank(node, x)))
+
+
+@op("ReverseSequence")
+def _reverse_sequence(tf, node, ins):
+    return tf.reverse_sequence(ins[0], tf.cast(ins[1], tf.int64),
+                               seq_axis=int(_a(node, "time_axis", 0)),
+                               batch_axis=int(_a(node, "batch_axis", 1)))
+
+
+@op("EyeLike")
+def _eye_like(tf, node, ins):
+    x = ins[0]
+    dtype = x.dtype if node.attrs.get("dtype") is None else \
+        _tf_dtype(tf, node.attrs["dtype"], "EyeLike")
+    rows, cols = tf.unstack(tf.shape(x, out_type=tf.int64))
+    k = int(_a(node, "k", 0))
+    hit = tf.range(cols)[None, :] - tf.range(rows)[:, None] == k
+    return tf.cast(hit, dtype)
+
+
+@op("Unique")
+def _unique(tf, node, ins):
+    """Sorted (or first-seen) unique values, their first indices, the inverse, counts."""
+    x = ins[0]
+    axis = node.attrs.get("axis")
+    if axis is None:
+        rows = tf.reshape(x, [-1])
+        keys = rows
+    else:
+        axis = norm_axis(int(axis), _rank(node, x))
+        rows = tf.experimental.numpy.moveaxis(x, axis, 0)
+        keys = tf.reshape(rows, [tf.shape(rows)[0], -1])
+    n = tf.shape(keys, out_type=tf.int64)[0]
+    if axis is None:
+        first_vals, inverse = tf.unique(keys, out_idx=tf.int64)
+    else:  # rows as keys: compare every row with every row
+        same = tf.reduce_all(tf.equal(keys[:, None], keys[None, :]), axis=-1)
+        first_of = tf.argmax(tf.cast(same, tf.int64), axis=1)  # each row's first equal row
+        is_first = tf.equal(first_of, tf.range(n))
+        firsts = tf.reshape(tf.where(is_first), [-1])
+        inverse = tf.argmax(tf.cast(tf.equal(first_of[:, None], firsts[None, :]), tf.int64),
+                            axis=1)
+        first_vals = tf.gather(keys, firsts)
+    m = tf.shape(first_vals, out_type=tf.int64)[0]
+    first = tf.math.unsorted_segment_min(tf.range(n), inverse, m)
+    counts = tf.math.unsorted_segment_sum(tf.ones([n], tf.int64), inverse, m)
+    order = tf.range(m)  # first-seen order
+    if _a(node, "sorted", 1):
+        order = _lex_order(tf, first_vals)
+    remap = tf.math.invert_permutation(order)
+    values = tf.gather(first_vals, order)
+    if axis is not None:
+        shape = tf.concat([[m], tf.shape(rows)[1:]], 0)
+        values = tf.experimental.numpy.moveaxis(tf.reshape(values, shape), 0, axis)
+    outs = [values, tf.gather(first, order), tf.gather(remap, inverse), tf.gather(counts, order)]
+    outs = outs[:1] + [tf.cast(t, tf.int64) for t in outs[1:]]
+    return outs[:len(node.outputs)]
+
+
+def _lex_order(tf, keys):
+    """The permutation sorting ``keys`` (1-D values, or rows compared left to right)."""
+    if keys.shape.rank == 1:
+        return tf.argsort(keys, stable=True)
+    order = tf.range(tf.shape(keys)[0])
+    for j in reversed(range(keys.shape[1])):  # stable sorts from the last column back
+        col = tf.gather(keys[:, j], order)
+        order = tf.gather(order, tf.argsort(col, stable=True))
+    return tf.cast(order, tf.int64)
+
+
+# -- elementwise -----------------------------------------------------------------------------
+@op("Shrink")
+def _shrink(tf, node, ins):
+    x = ins[0]
+    bias, lambd = float(_a(node, "bias", 0.0)), float(_a(node, "lambd", 0.5))
+    xf = tf.cast(x, tf.float64)
+    y = tf.where(xf < -lambd, xf + bias, tf.where(xf > lambd, xf - bias, tf.zeros_like(xf)))
+    return tf.cast(y, x.dtype)
+
+
+@op("SwiGLU")
+def _swiglu(tf, node, ins):
+    a, b = ins[0], ins[1]  # a * sigmoid(alpha * a) * b
+    return a * tf.math.sigmoid(float(_a(node, "alpha", 1.0)) * a) * b
+
+
+# -- normalization ---------------------------------------------------------------------------
+@op("GroupNormalization")
+def _group_norm(tf, node, ins):
+    x, scale, bias = ins[:3]
+    groups = int(node.attrs["num_groups"])
+    r = _rank(node, x)
+    dims = _dims(tf, x)
+    c = dims[1]
+    xs = tf.cast(x, tf.float32) if _a(node, "stash_type", 1) == 1 and x.dtype != tf.float64 \
+        else x
+    g = tf.reshape(xs, tf.stack([tf.cast(dims[0], tf.int64), groups, -1]))
+    mean, var = tf.nn.moments(g, axes=[2], keepdims=True)
+    y = (g - mean) / tf.sqrt(var + float(_a(node, "epsilon", 1e-5)))
+    y = tf.cast(tf.reshape(y, tf.shape(x)), x.dtype)
+    if scale.shape[0] is not None and isinstance(c, int) and scale.shape[0] != c:
+        scale, bias = tf.repeat(scale, c // groups), tf.repeat(bias, c // groups)  # opset 18
+    shape = [1, -1] + [1] * (r - 2)
+    return y * tf.reshape(scale, shape) + tf.reshape(bias, shape)
+
+
+@op("MeanVarianceNormalization")
+def _mvn(tf, node, ins):
+    x = ins[0]
+    axes = [int(a) for a in node.attrs.get("axes", (0, 2, 3))]
+    mean = tf.reduce_mean(x, axis=axes, keepdims=True)
+    var = tf.reduce_mean(tf.square(x - mean), axis=axes, keepdims=True)
+    return (x - mean) / tf.sqrt(var + 1e-9)
+
+
+@op("LpNormalization")
+def _lp_norm(tf, node, ins):
+    x = ins[0]
+    axis = int(_a(node, "axis", -1))
+    p = int(_a(node, "p", 2))
+    norm = tf.reduce_sum(tf.abs(x), axis, keepdims=True) if p == 1 else \
+        tf.sqrt(tf.reduce_sum(x * x, axis, keepdims=True))
+    return tf.where(norm == 0, tf.zeros_like(x), x / tf.where(norm == 0, tf.ones_like(norm),
+                                                              norm))
+
+
+# -- quantization ----------------------------------------------------------------------------
+def _per_axis(tf, node, param, x, axis, block):
+    """A scale / zero point shaped to broadcast against x: scalar, per axis, or blocked."""
+    if param.shape.rank == 0 or (param.shape.num_elements() == 1 and not block):
+        return tf.reshape(param, [])
+    r = _rank(node, x)
+    axis = norm_axis(axis, r)
+    if block:
+        return tf.gather(param, tf.range(tf.shape(x)[axis]) // block, axis=axis)
+    shape = [1] * r
+    shape[axis] = -1
+    return tf.reshape(param, shape)
+
+
+_INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "uint16": (0, 65535),
+               "int16": (-32768, 32767), "int32": (-2 ** 31, 2 ** 31 - 1)}
+
+
+@op("QuantizeLinear")
+def _quantize(tf, node, ins):
+    x, scale = ins[0], ins[1]
+    axis, block = int(_a(node, "axis", 1)), int(_a(node, "block_size", 0))
+    if _has(ins, 2):
+        dtype = ins[2].dtype
+    elif node.attrs.get("output_dtype"):
+        dtype = _tf_dtype(tf, node.attrs["output_dtype"], "QuantizeLinear")
+    else:
+        dtype = tf.uint8
+    if dtype.name not in _INT_RANGES:
+        raise UnsupportedError(f"QuantizeLinear to {dtype.name}")
+    s = tf.cast(_per_axis(tf, node, scale, x, axis, block), tf.float32)
+    q = tf.round(tf.cast(x, tf.float32) / s)  # half to even, as ONNX
+    if _has(ins, 2):
+        q = q + tf.cast(_per_axis(tf, node, ins[2], x, axis, block), tf.float32)
+    lo, hi = _INT_RANGES[dtype.name]
+    return tf.cast(tf.clip_by_value(q, lo, hi), dtype)
+
+
+@op("DequantizeLinear")
+def _dequantize(tf, node, ins):
+    x, scale = ins[0], ins[1]
+    axis, block = int(_a(node, "axis", 1)), int(_a(node, "block_size", 0))
+    xf = tf.cast(x, tf.float32)
+    if _has(ins, 2):
+        xf = xf - tf.cast(_per_axis(tf, node, ins[2], x, axis, block), tf.float32)
+    y = xf * tf.cast(_per_axis(tf, node, scale, x, axis, block), tf.float32)
+    out = _tf_dtype(tf, node.attrs["output_dtype"], "DequantizeLinear") \
+        if node.attrs.get("output_dtype") else scale.dtype
+    return tf.cast(y, out)
+
+
+@op("DynamicQuantizeLinear")
+def _dynamic_quantize(tf, node, ins):
+    x = ins[0]
+    lo = tf.minimum(tf.reduce_min(x), 0.0)
+    hi = tf.maximum(tf.reduce_max(x), 0.0)
+    scale = (hi - lo) / 255.0
+    zp = tf.clip_by_value(tf.round(0 - lo / scale), 0, 255)
+    y = tf.clip_by_value(tf.round(x / scale) + zp, 0, 255)
+    return [tf.cast(y, tf.uint8), tf.cast(scale, tf.float32), tf.cast(zp, tf.uint8)]
+
+
+def _centered(tf, node, x, zero, axis=None):
+    """(x - zero point) as float64; ``axis`` places a per-channel zero point."""
+    xf = tf.cast(x, tf.float64)
+    if zero is None:
+        return xf
+    z = tf.cast(zero, tf.float64)
+    if axis is not None and z.shape.rank == 1 and z.shape[0] != 1:
+        shape = [1] * _rank(node, x)
+        shape[axis] = -1
+        z = tf.reshape(z, shape)
+    return xf - tf.reshape(z, []) if z.shape.num_elements() == 1 else xf - z
+
+
+def _matmul64(tf, a, b):
+    from .to_tf import OPS
+    return OPS["MatMul"](tf, None, [a, b])
+
+
+@op("MatMulInteger")
+def _matmul_integer(tf, node, ins):
+    a = _centered(tf, node, ins[0], ins[2] if _has(ins, 2) else None)
+    b = _centered(tf, node, ins[1], ins[3] if _has(ins, 3) else None, axis=-1)
+    return tf.cast(_matmul64(tf, a, b), tf.int32)
+
+
+def _requantize(tf, y, y_scale, y_zero):
+    y = tf.round(y / tf.cast(y_scale, tf.float64)) + tf.cast(y_zero, tf.float64)
+    lo, hi = _INT_RANGES[y_zero.dtype.name]
+    return tf.cast(tf.clip_by_value(y, lo, hi), y_zero.dtype)
+
+
+@op("QLinearMatMul")
+def _qlinear_matmul(tf, node, ins):
+    a_, a_scale, a_zero, b_, b_scale, b_zero, y_scale, y_zero = ins
+    a = _centered(tf, node, a_, a_zero) * tf.cast(a_scale, tf.float64)
+    b = _centered(tf, node, b_, b_zero, axis=-1) * tf.cast(b_scale, tf.float64)
+    return _requantize(tf, _matmul64(tf, a, b), y_scale, y_zero)
+
+
+def _conv64(tf, node, x, w, bias):
+    """ONNX Conv in float64 (exact for integer convolutions)."""
+    from .to_tf import OPS
+    return OPS["Conv"](tf, node, [x, w] + ([bias] if bias is not None else []))
+
+
+@op("ConvInteger")
+def _conv_integer(tf, node, ins):
+    x = _centered(tf, node, ins[0], ins[2] if _has(ins, 2) else None)
+    w = _centered(tf, node, ins[1], ins[3] if _has(ins, 3) else None, axis=0)
+    return tf.cast(tf.round(_conv64(tf, node, x, w, None)), tf.int32)
+
+
+@op("QLinearConv")
+def _qlinear_conv(tf, node, ins):
+    x_, x_scale, x_zero, w_, w_scale, w_zero, y_scale, y_zero = ins[:8]
+    x = _centered(tf, node, x_, x_zero) * tf.cast(x_scale, tf.float64)
+    ws = tf.cast(w_scale, tf.float64)
+    if ws.shape.rank == 1 and ws.shape[0] != 1:
+        ws = tf.reshape(ws, [-1] + [1] * (_rank(node, w_) - 1))
+    w = _centered(tf, node, w_, w_zero, axis=0) * ws
+    bias = None
+    if _has(ins, 8):
+        bias = tf.cast(ins[8], tf.float64) * tf.reshape(
+            tf.cast(x_scale, tf.float64) * tf.cast(w_scale, tf.float64), [-1])
+    return _requantize(tf, _conv64(tf, node, x, w, bias), y_scale, y_zero)
+
+
+# -- random ----------------------------------------------------------------------------------
+def _random_dtype(tf, node, like, default=1):
+    if node.attrs.get("dtype") is not None:
+        return _tf_dtype(tf, node.attrs["dtype"], node.op)
+    return like.dtype if like is not None else _tf_dtype(tf, default, node.op)
+
+
+@op("Bernoulli")
+def _bernoulli(tf, node, ins):
+    x = ins[0]
+    u = tf.random.uniform(tf.shape(x), dtype=tf.float64)
+    return tf.cast(u < tf.cast(x, tf.float64), _random_dtype(tf, node, x))
+
+
+@op("RandomUniformLike", "RandomNormalLike", "RandomUniform", "RandomNormal")
+def _random(tf, node, ins):
+    like = ins[0] if ins and ins[0] is not None else None
+    shape = tf.shape(like) if like is not None else [int(d) for d in node.attrs["shape"]]
+    if "Uniform" in node.op:
+        lo, hi = float(_a(node, "low", 0.0)), float(_a(node, "high", 1.0))
+        y = tf.random.uniform(shape, lo, hi, dtype=tf.float64)
+    else:
+        y = tf.random.normal(shape, float(_a(node, "mean", 0.0)), float(_a(node, "scale", 1.0)),
+                             dtype=tf.float64)
+    return tf.cast(y, _random_dtype(tf, node, like))
+
+
+# -- signal ----------------------------------------------------------------------------------
+@op("HannWindow", "HammingWindow", "BlackmanWindow")
+def _window(tf, node, ins):
+    n = tf.cast(tf.reshape(ins[0], []), tf.int64)
+    denom = tf.cast(n if _a(node, "periodic", 1) else n - 1, tf.float64)
+    k = tf.cast(tf.range(n), tf.float64)
+    c1 = tf.cos(2 * np.pi * k / denom)
+    if node.op == "HannWindow":
+        y = 0.5 - 0.5 * c1
+    elif node.op == "HammingWindow":
+        a0 = 25.0 / 46.0
+        y = a0 - (1 - a0) * c1
+    else:
+        y = 0.42 - 0.5 * c1 + 0.08 * tf.cos(4 * np.pi * k / denom)
+    return tf.cast(y, _tf_dtype(tf, _a(node, "output_datatype", 1), node.op))
+
+
+@op("DFT")
+def _dft(tf, node, ins):
+    """DFT along an axis of a [..., 1 or 2] (real or real/imaginary) signal, in float64 as
+    ONNX's reference computes it."""
+    x = ins[0]
+    r = _rank(node, x)
+    axis = _scalar(tf, node, ins, 2) if _has(ins, 2) else int(_a(node, "axis", 1))
+    if isinstance(axis, int):
+        return _dft_on(tf, node, ins, x, r, norm_axis(axis, r))
+    axis = tf.cast(axis, tf.int32)  # one branch per signal axis
+    axis = tf.where(axis < 0, axis + r, axis)
+    return tf.switch_case(axis, [(lambda a=a: _dft_on(tf, node, ins, x, r, a))
+                                 for a in range(r - 1)])
+
+
+def _dft_on(tf, node, ins, x, r, axis):
+    wide = tf.cast(x, tf.float64)
+    signal = tf.complex(wide[..., 0], wide[..., 1] if x.shape[-1] == 2
+                        else tf.zeros_like(wide[..., 0]))
+    inverse, onesided = bool(_a(node, "inverse", 0)), bool(_a(node, "onesided", 0))
+    perm = list(range(r - 1))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    s = tf.transpose(signal, perm)  # the transformed axis last
+    n = _scalar(tf, node, ins, 1) if _has(ins, 1) else None
+    length = tf.shape(s, out_type=tf.int64)[-1]
+    if inverse and onesided:  # a one-sided spectrum -> a real signal
+        n = 2 * (length - 1) if n is None else tf.cast(n, tf.int64)
+        y = tf.signal.irfft(s, tf.reshape(tf.cast(n, tf.int32), [1]))
+        return tf.cast(tf.expand_dims(tf.transpose(y, perm), -1), x.dtype)
+    if n is not None:  # zero-pad or truncate to dft_length
+        n = tf.cast(n, tf.int64)
+        s = s[..., :n]
+        pad = tf.maximum(n - length, 0)
+        s = tf.pad(s, tf.concat([tf.zeros([r - 2, 2], tf.int64), [[0, pad]]], 0))
+    y = tf.signal.ifft(s) if inverse else tf.signal.fft(s)
+    if onesided:
+        y = y[..., :tf.shape(y)[-1] // 2 + 1]
+    y = tf.transpose(y, perm)
+    return tf.cast(tf.stack([tf.math.real(y), tf.math.imag(y)], -1), x.dtype)
+
+
+# -- shapes of tensors -----------------------------------------------------------------------
+@op("CenterCropPad")
+def _center_crop_pad(tf, node, ins):
+    x = ins[0]
+    r = _rank(node, x)
+    axes = [norm_axis(int(a), r) for a in node.attrs.get("axes", range(r))]
+    want = tf.cast(tf.reshape(ins[1], [-1]), tf.int64)
+    for j, a in enumerate(axes):
+        have = tf.shape(x, out_type=tf.int64)[a]
+        size = want[j]
+        crop = tf.maximum(have - size, 0)
+        begin = [0] * r
+        begin[a] = crop // 2
+        extent = [-1] * r
+        extent[a] = tf.minimum(have, size)
+        x = tf.slice(x, tf.stack([tf.cast(b, tf.int64) for b in begin]),
+                     tf.stack([tf.cast(e, tf.int64) for e in extent]))
+        grow = tf.maximum(size - have, 0)
+        pads = [[0, 0]] * r
+        pads[a] = [grow // 2, grow - grow // 2]
+        x = tf.pad(x, tf.stack([tf.stack([tf.cast(p, tf.int64) for p in pr]) for pr in pads]))
+    return x
+
+
+# -- recognition and sampling -----------------------------------------------------------------
+@op("RotaryEmbedding")
+def _rotary(tf, node, ins):
+    x, cos_cache, sin_cache = ins[:3]
+    three_d = _rank(node, x) == 3
+    heads = int(_a(node, "num_heads", 0))
+    if three_d:  # [batch, seq, heads * size] -> [batch, seq, heads, size]
+        b, s, _ = _dims(tf, x)
+        x = tf.reshape(x, tf.stack([tf.cast(b, tf.int64), tf.cast(s, tf.int64), heads, -1]))
+    else:  # [batch, heads, seq, size] -> [batch, seq, heads, size]
+        x = tf.transpose(x, [0, 2, 1, 3])
+    if _has(ins, 3):
+        pos = tf.cast(ins[3], tf.int64)
+        cos_cache, sin_cache = tf.gather(cos_cache, pos), tf.gather(sin_cache, pos)
+    dim = int(_a(node, "rotary_embedding_dim", 0)) or x.shape[-1]
+    if dim is None:
+        raise UnsupportedError("RotaryEmbedding needs a static head size")
+    rot, rest = x[..., :dim], x[..., dim:]
+    half = dim // 2
+    cos = tf.expand_dims(cos_cache[..., :half], 2)
+    sin = tf.expand_dims(sin_cache[..., :half], 2)
+    interleaved = bool(_a(node, "interleaved", 0))
+    a, b_ = (rot[..., 0::2], rot[..., 1::2]) if interleaved else (rot[..., :half],
+                                                                  rot[..., half:])
+    ra, rb = a * cos - b_ * sin, b_ * cos + a * sin
+    rot = tf.reshape(tf.stack([ra, rb], -1), tf.shape(rot)) if interleaved else \
+        tf.concat([ra, rb], -1)
+    y = tf.concat([rot, rest], -1)
+    if three_d:
+        return tf.reshape(y, tf.concat([tf.shape(y)[:2], [-1]], 0))
+    return tf.transpose(y, [0, 2, 1, 3])
