@@ -134,3 +134,35 @@ def test_hf_moe_error_names_both_exporters_reasons():
         graphscope.convert(model, to="onnx", example_inputs=inputs)
     text = str(err.value)
     assert "torch.onnx dynamo export failed" in text and "torch." in text.split("before")[0]
+
+
+# -- the IR lowerings of MoE routing and advanced indexing (tests/zoo/torch_routing_models.py) --
+def _outputs(out):
+    return [o.detach().numpy() for o in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+@pytest.mark.parametrize("name", ["index", "index_put", "topk_sort", "floor_divide", "histc",
+                                  "grouped_mm"])
+def test_routing_ops_lower_to_onnx_exactly(name, monkeypatch):
+    """Each op's IR lowering against torch itself, through onnxruntime and through
+    graphscope's torch backend running the exported ONNX."""
+    from tests.zoo import torch_routing_models
+    if name == "grouped_mm":
+        pytest.importorskip("transformers")
+    make, example = torch_routing_models.ALL[name]
+    model, inputs = make().eval(), example()
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # the IR path, not the dynamo exporter
+    result = graphscope.convert(model, to="onnx", verify=True, example_inputs=inputs)
+    assert result.exporter == "graphscope IR" and result.report.ok
+    with torch.no_grad():
+        expected = _outputs(model(*inputs))
+    sess = ort.InferenceSession(result.model.SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: inputs[0].numpy()})
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    back = graphscope.convert(result.model, to="pytorch")
+    with torch.no_grad():
+        for g, e in zip(_outputs(back(*inputs)), expected):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)

@@ -182,6 +182,24 @@ for _n in _UNARY:
     TABLE[_n] = _unary(_n)
 
 
+@aten("round")
+def _round(a, rank):  # half to even, as ONNX Round; round(x, decimals) keeps the torch op
+    return None if a.get("decimals") else ("Round", [a["self"]], {})
+
+
+@aten("remainder")
+def _remainder(a, rank):
+    """Python's mod (the divisor's sign): ONNX Mod with fmod=0, which ONNX allows on integers
+    only; a float remainder keeps the torch op."""
+    if not str(a["_out"].dtype).startswith(("int", "uint")):
+        return None
+    other = a["other"]
+    if isinstance(other, int):  # a scalar: a constant of the tensor's dtype
+        import numpy as np
+        other = np.array(other, a["_out"].dtype)
+    return "Mod", [a["self"], other], {"fmod": 0}
+
+
 @aten("hardtanh", "hardtanh_")
 def _hardtanh(a, rank):  # relu6 is hardtanh(0, 6)
     return "Clip", [a["self"], float(a.get("min_val", -1.0)), float(a.get("max_val", 1.0))], {}
