@@ -26,7 +26,7 @@ from tests.zoo import onnx_node_suite as suite  # noqa: E402
 
 KNOWN = ROOT / "tests" / "conformance" / "known_good.json"
 SECONDS: dict[str, float] = {}  # case id -> seconds its checks took
-STATUSES = {"shapes": ("pass", "unknown", "wrong", "crash", "refused"),
+STATUSES = {"shapes": ("pass", "value-dependent", "unknown", "wrong", "crash", "refused"),
             "torch": ("pass", "refused", "wrong", "crash"),
             "source": ("pass", "refused", "wrong", "crash"),
             "tf": ("pass", "refused", "wrong", "crash")}
@@ -53,6 +53,14 @@ def totals(results, backend: str) -> Counter:
     return Counter(r[backend].status for r in results.values() if backend in r)
 
 
+def _middle(backend: str, t: Counter) -> str:
+    """The refused column; for shapes, unknown (+ value-dependent where there are some)."""
+    if backend != "shapes":
+        return str(t["refused"])
+    n = t["unknown"] + t["refused"]
+    return f"{n}+{t['value-dependent']}" if t["value-dependent"] else str(n)
+
+
 def render(cases, results, skipped, tf_note: str) -> str:
     ops = defaultdict(list)
     for c in cases:
@@ -65,7 +73,11 @@ def render(cases, results, skipped, tf_note: str) -> str:
              + (", ".join(f"{k} {v}" for k, v in sorted(skipped.items())) or "none") + ".",
              f"TensorFlow column: {tf_note}.", "",
              "- shapes: graphscope's loading + shape inference with the declared output shapes",
-             "  removed: pass = every output shape equal, unknown = some dim not inferred.",
+             "  removed: pass = every output shape equal, unknown = some dim not inferred;",
+             "  value-dependent = unknown where only an input's value could settle the size",
+             "  (NonZero, Unique...; or shape operands, scales and sizes given as graph inputs:",
+             "  equal once those inputs are bound to their values). In the cells below, the",
+             "  middle count of shapes is written `unknown+value-dependent`.",
              "- torch: `convert(model, to=\"pytorch\")` (the interpreter module); source: the",
              "  generated PyTorch source; tf: the TensorFlow builder.",
              "- refused = a one-line UnsupportedError naming the op; wrong = ran, outputs differ",
@@ -77,8 +89,13 @@ def render(cases, results, skipped, tf_note: str) -> str:
     for b in suite.BACKENDS:
         t = totals(results, b)
         n = sum(t.values())
-        middle = t["unknown"] + t["refused"] if b == "shapes" else t["refused"]
-        lines.append(f"| {b} | {n} | {t['pass']} | {middle} | {t['wrong']} | {t['crash']} |")
+        lines.append(f"| {b} | {n} | {t['pass']} | {_middle(b, t)} | {t['wrong']} | "
+                     f"{t['crash']} |")
+    t = totals(results, "shapes")
+    static = sum(t.values()) - t["value-dependent"]
+    lines += ["", f"Shapes on the {static} cases whose sizes do not depend on an input's value: "
+              f"{t['pass']} equal ({100 * t['pass'] / max(static, 1):.1f}%), {t['unknown']} "
+              f"unknown, {t['wrong']} wrong."]
     lines += ["", "## Per operator", "",
               "Each cell: pass / refused (shapes: unknown) / wrong / crash, over the op's cases.",
               "", "| op | cases | shapes | torch | source | tf |", "|---|---|---|---|---|---|"]
@@ -89,8 +106,7 @@ def render(cases, results, skipped, tf_note: str) -> str:
             if not t:
                 cells.append("")
                 continue
-            mid = t["unknown"] + t["refused"] if b == "shapes" else t["refused"]
-            cells.append(f"{t['pass']} / {mid} / {t['wrong']} / {t['crash']}")
+            cells.append(f"{t['pass']} / {_middle(b, t)} / {t['wrong']} / {t['crash']}")
         lines.append(f"| {op} | {len(ops[op])} | " + " | ".join(cells) + " |")
     lines += ["", "## Cases that are wrong or crash", ""]
     for c in cases:

@@ -228,6 +228,25 @@ def _pool(node, ins):
     return [out, TensorType("int64", out.shape)][:len(node.outputs)]
 
 
+@rule("MaxUnpool")
+def _max_unpool(node, ins):
+    """The output_shape operand when its value is known; else each spatial size is
+    (in - 1) * stride + kernel - pads, the inverse of MaxPool's."""
+    x = ins[0]
+    explicit = const(node.inputs[2]) if len(node.inputs) > 2 else None
+    if explicit:
+        return [TensorType(x and x.dtype, tuple(explicit))]
+    if x is None or x.shape is None or len(node.inputs) > 2:
+        return [TensorType(x and x.dtype)]
+    kernel = attr(node, "kernel_shape")
+    n = len(kernel)
+    strides = attr(node, "strides") or [1] * n
+    pads = attr(node, "pads") or [0] * (2 * n)
+    sp = [D.sub(D.add(D.mul(D.sub(x.shape[2 + i], 1), strides[i]), kernel[i]),
+                pads[i] + pads[i + n]) for i in range(n)]
+    return [TensorType(x.dtype, (*x.shape[:2], *sp))]
+
+
 @rule("GlobalMaxPool", "GlobalAveragePool")
 def _global_pool(node, ins):
     x = ins[0]
@@ -684,7 +703,7 @@ def _recurrent(node, ins):
     return [TensorType(x.dtype, y)] + [TensorType(x.dtype, h)] * (len(node.outputs) - 1)
 
 
-@rule("Attention")
+@rule("Attention", "ai.onnx.preview.FlexAttention")
 def _attention(node, ins):
     """Y only. 4-D: [B, q_heads, S, v_head]. 3-D inputs pack the heads into the last dim:
     Y's is q_num_heads * (V's last / kv_num_heads), unknown without those attributes."""
