@@ -1373,124 +1373,152 @@ def _space_to_depth(tf, node, ins):
 # -- resize ----------------------------------------------------------------------------------
 @op("Resize", "Upsample")
 def _resize(tf, node, ins):
-    """Separable resampling: per resized axis, gather the taps each output cell reads and
-    weight them; tap indices and weights follow the ONNX reference exactly (float32, as
-    onnxruntime computes them)."""
+    """Separable resampling as ONNX's reference computes it (float64): per resized axis, the
+    source coordinate of each output cell, then nearest (a gather) or linear / cubic
+    weights (with antialias: the kernel stretched by the downscale) over the input cells,
+    taps past an edge reading the edge. Scales, sizes and roi may be runtime values."""
     x = ins[0]
     r = _rank(node, x)
-    if _a(node, "antialias", 0):
-        raise UnsupportedError("Resize with antialias")
     old = node.op == "Upsample" or len(ins) == 2  # Upsample / Resize-10: (X, scales)
     mode = _a(node, "mode", "nearest")
+    sizes = roi = None
     if old:
         scales = node.attrs.get("scales")
-        if scales is None:
-            scales = _static(tf, node, ins, 1)
-        if scales is None:
-            raise UnsupportedError(f"{node.op} needs constant scales")
-        scales, sizes = [float(s) for s in np.asarray(scales).reshape(-1)], None
+        scales = _resize_vector(tf, ins[1] if scales is None else scales, tf.float64)
         ctm, nearest = "asymmetric", "simple"
         mode = "linear" if mode in ("linear", "bilinear") else mode
     else:
         ctm = node.attrs.get("coordinate_transformation_mode", "half_pixel")
         nearest = node.attrs.get("nearest_mode", "round_prefer_floor")
-        scales = _static(tf, node, ins, 2)
-        sizes = _static(tf, node, ins, 3)
-        scales = None if scales is None or scales.size == 0 else \
-            [float(s) for s in scales.reshape(-1)]
-        sizes = None if sizes is None or sizes.size == 0 else [int(s) for s in sizes.reshape(-1)]
-        if scales is None and sizes is None:
-            raise UnsupportedError("Resize needs constant scales or sizes")
-        if node.attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
-            raise UnsupportedError("Resize keep_aspect_ratio_policy other than 'stretch'")
-    if ctm == "tf_crop_and_resize":
-        raise UnsupportedError("Resize coordinate_transformation_mode 'tf_crop_and_resize'")
+        scales = _resize_vector(tf, ins[2], tf.float64) if _has(ins, 2) else None
+        sizes = _resize_vector(tf, ins[3], tf.int64) if _has(ins, 3) else None
+        if ctm == "tf_crop_and_resize":
+            roi = _resize_vector(tf, ins[1], tf.float64) if _has(ins, 1) else None
+    if mode not in ("nearest", "linear", "cubic"):
+        raise UnsupportedError(f"Resize mode '{mode}'")
     axes = [norm_axis(a, r) for a in node.attrs.get("axes", range(r))]
+    n = len(axes)
+    in_sizes = tf.shape(x, out_type=tf.int64)
+    use_sizes = sizes is not None and (scales is None or _known_len(scales) == 0)
+    if use_sizes:
+        scale_of = [tf.cast(sizes[j], tf.float64) / tf.cast(in_sizes[a], tf.float64)
+                    for j, a in enumerate(axes)]
+        out_of = [sizes[j] for j in range(n)]
+        policy = node.attrs.get("keep_aspect_ratio_policy", "stretch")
+        if policy != "stretch":  # one scale for every resized axis
+            pick = tf.reduce_min if policy == "not_larger" else tf.reduce_max
+            one = pick(tf.stack(scale_of))
+            scale_of = [one] * n
+            out_of = [tf.cast(one * tf.cast(in_sizes[a], tf.float64) + 0.5, tf.int64)
+                      for a in axes]
+    else:
+        if scales is None:
+            raise UnsupportedError("Resize with neither scales nor sizes")
+        scale_of = [scales[j] for j in range(n)]
+        out_of = [tf.cast(tf.floor(scale_of[j] * tf.cast(in_sizes[a], tf.float64)), tf.int64)
+                  for j, a in enumerate(axes)]
+    dtype = x.dtype
+    y = tf.cast(x, tf.float64)
     for j, a in enumerate(axes):
-        size = x.shape[a]
-        if size is None:
-            raise UnsupportedError("Resize needs static sizes on the resized axes")
-        if sizes is not None:
-            out = sizes[j]
-            scale = np.float32(out) / np.float32(size)
-        else:
-            scale = np.float32(scales[j])
-            out = int(np.floor(np.float32(size) * scale))  # in float32, as onnxruntime
-        if out == size and scale == 1:
-            continue
-        idx, weights = _resize_taps(node, mode, ctm, nearest, size, out, scale)
-        x = _apply_taps(tf, x, a, r, idx, weights)
-    return x
+        axis_roi = None if roi is None else (roi[j], roi[n + j])
+        y = _resize_axis(tf, node, y, a, r, mode, ctm, nearest, scale_of[j], out_of[j],
+                         axis_roi)
+    if dtype.is_integer:  # saturate, as the reference casts
+        y = tf.clip_by_value(tf.round(y), dtype.min, dtype.max)
+    return tf.cast(y, dtype)
 
 
-def _resize_coords(ctm, size, out, scale):
-    i = np.arange(out, dtype=np.float32)
-    f32 = np.float32
+def _resize_vector(tf, v, dtype):
+    v = tf.constant(np.asarray(v)) if not hasattr(v, "dtype") or isinstance(v, np.ndarray) \
+        else v
+    return tf.cast(tf.reshape(v, [-1]), dtype)
+
+
+def _known_len(v) -> int | None:
+    return v.shape[0]
+
+
+def _resize_axis(tf, node, x, axis, rank, mode, ctm, nearest, scale, out, roi):
+    size_i = tf.shape(x, out_type=tf.int64)[axis]
+    size = tf.cast(size_i, tf.float64)
+    yv = tf.cast(tf.range(out), tf.float64)
+    width = scale * size  # the output width before flooring, as the reference uses it
+    out_f = tf.cast(out, tf.float64)
+    outside = None
     if ctm == "half_pixel":
-        return (i + f32(0.5)) / scale - f32(0.5)
-    if ctm == "pytorch_half_pixel":
-        return (i + f32(0.5)) / scale - f32(0.5) if out > 1 else np.zeros(out, np.float32)
-    if ctm == "align_corners":
-        return i * f32(size - 1) / f32(out - 1) if out > 1 else np.zeros(out, np.float32)
-    if ctm == "asymmetric":
-        return i / scale
-    if ctm == "half_pixel_symmetric":
-        adjustment = f32(out) / (scale * f32(size))
-        offset = f32(size) / f32(2) * (f32(1) - adjustment)
-        return offset + (i + f32(0.5)) / scale - f32(0.5)
-    raise UnsupportedError(f"Resize coordinate_transformation_mode '{ctm}'")
-
-
-def _resize_taps(node, mode, ctm, nearest, size, out, scale):
-    """(indices [out, taps], weights [out, taps] or None) for one axis."""
-    x = _resize_coords(ctm, size, out, scale).astype(np.float32)
+        xo = (yv + 0.5) / scale - 0.5
+    elif ctm == "pytorch_half_pixel":
+        xo = tf.where(width == 1, tf.fill(tf.shape(yv), tf.constant(-0.5, tf.float64)),
+                      (yv + 0.5) / scale - 0.5)
+    elif ctm == "align_corners":
+        xo = tf.where(width == 1, tf.zeros_like(yv),
+                      yv * (size - 1) / tf.where(width == 1, tf.ones_like(width), width - 1))
+    elif ctm == "asymmetric":
+        xo = yv / scale
+    elif ctm == "half_pixel_symmetric":
+        offset = size / 2 * (1 - out_f / width)
+        xo = offset + (yv + 0.5) / scale - 0.5
+    elif ctm == "tf_crop_and_resize":
+        if roi is None:
+            raise UnsupportedError("Resize tf_crop_and_resize without roi")
+        lo, hi = roi
+        span = (hi - lo) * (size - 1)
+        xo = tf.where(width == 1, tf.fill(tf.shape(yv), span / 2),
+                      yv * span / tf.where(width == 1, tf.ones_like(width), width - 1))
+        xo = xo + lo * (size - 1)
+        outside = (xo < 0) | (xo > size - 1)
+    else:
+        raise UnsupportedError(f"Resize coordinate_transformation_mode '{ctm}'")
     if mode == "nearest":
-        if nearest == "simple":  # onnxruntime's rule before opset 11
-            nearest = "ceil" if scale < 1 else "floor"
-        rounding = {"round_prefer_floor": lambda v: np.ceil(v - np.float32(0.5)),
-                    "round_prefer_ceil": lambda v: np.floor(v + np.float32(0.5)),
-                    "floor": np.floor, "ceil": np.ceil}.get(nearest)
+        rounding = {"simple":  # onnxruntime's rule before opset 11
+                    lambda v: tf.where(scale < 1, tf.math.ceil(v), tf.floor(v)),
+                    "round_prefer_floor": lambda v: tf.math.ceil(v - 0.5),
+                    "round_prefer_ceil": lambda v: tf.floor(v + 0.5),
+                    "floor": tf.floor, "ceil": tf.math.ceil}.get(nearest)
         if rounding is None:
             raise UnsupportedError(f"Resize nearest_mode '{nearest}'")
-        return np.clip(rounding(x), 0, size - 1).astype(np.int64)[:, None], None
-    base = np.floor(x)
-    t = (x - base).astype(np.float32)
-    if mode == "linear":
-        idx = base[:, None] + np.arange(2)
-        w = np.stack([1 - t, t], axis=1)
-    elif mode == "cubic":
-        a = np.float32(_a(node, "cubic_coeff_a", -0.75))
-        idx = base[:, None] + np.arange(-1, 3)
-        w = np.stack([_cubic(a, t + 1), _cubic(a, t), _cubic(a, 1 - t), _cubic(a, 2 - t)],
-                     axis=1)
-        if _a(node, "exclude_outside", 0):
-            w = np.where((idx < 0) | (idx > size - 1), 0, w)
-            w = w / w.sum(axis=1, keepdims=True)
+        whole = tf.equal(xo, tf.floor(xo))  # an exact source cell is taken as it is
+        idx = tf.cast(tf.where(whole, xo, rounding(xo)), tf.int64)
+        y = tf.gather(x, tf.clip_by_value(idx, 0, size_i - 1), axis=axis)
     else:
-        raise UnsupportedError(f"Resize mode '{mode}'")
-    # taps outside the input read its edge (the reference pads with edge values)
-    return np.clip(idx, 0, size - 1).astype(np.int64), w.astype(np.float32)
+        y = _interpolate(tf, node, x, axis, rank, mode, scale, size_i, xo)
+    if outside is not None:
+        shape = [1] * rank
+        shape[axis] = -1
+        extra = float(_a(node, "extrapolation_value", 0.0))
+        y = tf.where(tf.reshape(outside, shape), tf.constant(extra, y.dtype), y)
+    return y
 
 
-def _cubic(a, d):
-    """Keys' cubic kernel at distance |d| (d in [0, 2])."""
-    d = np.abs(d)
-    near = ((a + 2) * d - (a + 3)) * d * d + 1
-    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    return np.where(d <= 1, near, far).astype(np.float32)
-
-
-def _apply_taps(tf, x, axis, rank, idx, weights):
-    if weights is None:
-        return tf.gather(x, idx[:, 0], axis=axis)
-    shape = [1] * rank
-    shape[axis] = idx.shape[0]
-    out = None
-    for t in range(idx.shape[1]):
-        w = tf.constant(weights[:, t].reshape(shape), dtype=x.dtype)
-        term = tf.gather(x, idx[:, t], axis=axis) * w
-        out = term if out is None else out + term
-    return out
+def _interpolate(tf, node, x, axis, rank, mode, scale, size_i, xo):
+    """Linear / cubic resampling along ``axis`` as a dense [out, in] weight matrix over the
+    candidate cells around each source coordinate; with antialias the kernel is stretched
+    by 1 / scale when downscaling, and each row is normalised."""
+    antialias = bool(_a(node, "antialias", 0))
+    s = tf.minimum(scale, 1.0) if antialias else tf.constant(1.0, tf.float64)
+    radius = 1.0 if mode == "linear" else 2.0
+    reach = tf.cast(tf.math.ceil(radius / s), tf.int64) + 2
+    cand = tf.range(-reach, size_i + reach)  # cells, before clamping to the edges
+    d = tf.abs(tf.cast(cand, tf.float64)[None, :] - xo[:, None]) * s
+    if mode == "linear":
+        w = tf.maximum(1 - d, 0.0)
+    else:
+        a = float(_a(node, "cubic_coeff_a", -0.75))
+        near = ((a + 2) * d - (a + 3)) * d * d + 1
+        far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+        w = tf.where(d <= 1, near, tf.where(d < 2, far, tf.zeros_like(d)))
+    inside = (cand >= 0) & (cand < size_i)
+    if _a(node, "exclude_outside", 0):
+        w = tf.where(inside[None, :], w, tf.zeros_like(w))
+    total = tf.reduce_sum(w, axis=1, keepdims=True)
+    if antialias or _a(node, "exclude_outside", 0):
+        w = w / tf.where(total == 0, tf.ones_like(total), total)
+    # taps past an edge read the edge cell: fold their weights onto it
+    clamped = tf.clip_by_value(cand, 0, size_i - 1)
+    w = tf.transpose(tf.math.unsorted_segment_sum(tf.transpose(w), clamped, size_i))  # [out, in]
+    moved = tf.experimental.numpy.moveaxis(x, axis, -1)
+    y = tf.tensordot(moved, w, axes=[[-1], [1]])
+    return tf.experimental.numpy.moveaxis(y, -1, axis)
 
 
 # -- attention -------------------------------------------------------------------------------
