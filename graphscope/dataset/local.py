@@ -1,0 +1,59 @@
+"""The local engine: batches streamed through one onnxruntime session (all the machine's
+cores), the next batch read by a thread while the current one runs. Only one batch is held
+at a time, so memory does not grow with the number of inputs."""
+from __future__ import annotations
+
+import queue
+import threading
+
+from .plan import ProbePlan, make_session, run_batch
+from .sources import Item, batches
+from .stats import DatasetStats
+
+_DONE = object()
+
+
+def prefetch(source: list[Item], loader, batch: int, depth: int = 2):
+    """``sources.batches`` read ahead by a thread (image decoding overlaps inference)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read():
+        try:
+            for chunk in batches(source, loader, batch):
+                while not stop.is_set():
+                    try:
+                        q.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    thread = threading.Thread(target=read, name="graphscope-dataset-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = q.get()
+            if got is _DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+
+
+def run_local(plan: ProbePlan, source: list[Item], on_batch=None, threads: int | None = None
+              ) -> DatasetStats:
+    """Statistics of every planned value over ``source``; ``on_batch(n)`` after each batch."""
+    session = make_session(plan.model, threads)
+    stats = plan.stats()
+    for chunk, x in prefetch(source, plan.loader, plan.batch):
+        run_batch(session, plan, x, stats)
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return stats

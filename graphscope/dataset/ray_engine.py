@@ -1,0 +1,82 @@
+"""The Ray engine, on Ray Data: the inputs become a Ray dataset (one row per input, by index);
+``map_batches`` runs batches on a pool of actors that each hold one onnxruntime session and
+return that batch's statistics (a few KB per layer, never the activations); the driver merges
+them as they arrive. A local Ray is started (and stopped) unless one is running or
+``address`` names a cluster to join."""
+from __future__ import annotations
+
+import logging
+import pickle
+
+import numpy as np
+
+from ..errors import UsageError, require
+from .plan import ProbePlan, make_session, run_batch
+from .sources import Item, stack
+from .stats import DatasetStats
+
+
+class _ProbeWorker:
+    """One Ray actor: a session built once, then a batch of input indices at a time."""
+
+    def __init__(self, refs, threads: int):
+        import ray
+        self.plan, self.items = ray.get(refs)  # inside a list, so Ray did not resolve them
+        self.session = make_session(self.plan.model, threads)
+
+    def __call__(self, batch: dict) -> dict:
+        index = batch["index"]
+        x = stack([self.plan.loader.load(self.items[int(i)]) for i in index])
+        stats = self.plan.stats()
+        for start in range(0, len(index), self.plan.batch):  # a fixed model batch
+            run_batch(self.session, self.plan, x[start:start + self.plan.batch], stats)
+        state = np.empty(1, dtype=object)
+        state[0] = pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL)
+        return {"state": state, "inputs": np.array([len(index)])}
+
+
+def start(address: str | None = None, workers: int = 2):
+    """Ray, running: already initialised, joined at ``address``, or a local one with
+    ``workers`` CPUs. Returns (ray module, whether this call started it)."""
+    ray = require("ray", "ray", "--engine ray")
+    if ray.is_initialized():
+        return ray, False
+    try:
+        ray.init(address=address, num_cpus=None if address else workers,
+                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 configure_logging=True)
+    except ConnectionError as exc:
+        raise UsageError(f"cannot join the Ray cluster at '{address}': {exc}") from None
+    return ray, True
+
+
+def run_ray(plan: ProbePlan, source: list[Item], on_batch=None, workers: int = 2,
+            address: str | None = None, threads: int = 1) -> DatasetStats:
+    ray, started = start(address, workers)
+    try:
+        import ray.data
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # graphscope draws its own, with inputs/s
+        ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        refs = [ray.put(plan), ray.put(source)]
+        per_call = plan.batch if plan.batch > 1 else 16  # Ray's batch: inputs per actor call
+        # rows made on the driver (no read tasks: every CPU goes to the actors)
+        # one block per actor call, so that every actor gets work
+        blocks = np.array_split(np.arange(len(source), dtype=np.int64),
+                                max(1, -(-len(source) // per_call)))
+        rows = ray.data.from_numpy(blocks).rename_columns({"data": "index"})
+        out = rows.map_batches(_ProbeWorker, batch_size=per_call,
+                               compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, fn_constructor_kwargs={"refs": refs,
+                                                                  "threads": threads},
+                               batch_format="numpy")
+        stats = plan.stats()
+        for b in out.iter_batches(batch_size=None, batch_format="numpy"):
+            for state, n in zip(b["state"], b["inputs"]):
+                stats.merge(pickle.loads(state))
+                if on_batch is not None:
+                    on_batch(int(n))
+        return stats
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,220 @@
+"""Exact, mergeable statistics of one layer's activations over many inputs.
+
+A ``LayerStats`` is updated with one batch at a time and merged with another (from another
+worker) without ever holding more than one batch: per channel (axis 1) it keeps the count,
+mean and sum of squared deviations (M2, merged with Chan et al.'s parallel formula), min and
+max; over the whole layer the number of exact zeros and a histogram on fixed bins.
+
+The histogram's bins are the float32 values' own top 12 bits (sign, exponent and 3 mantissa
+bits): 8 bins per power of two, the same on every worker and for every layer, so counts add
+up exactly and need no first pass to find a range. Percentiles for calibration are read from
+it (to within one bin, about 9% of the value).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SHIFT = 20                    # float32 bits dropped: 32 - 20 = 12 kept
+N_BINS = 1 << (32 - SHIFT)    # 4096: 2048 for >= +0, 2048 for <= -0
+PERCENTILES = (0.01, 0.1, 1.0, 50.0, 99.0, 99.9, 99.99)
+
+
+def bin_index(a: np.ndarray) -> np.ndarray:
+    """The histogram bin of every value (as float32)."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    return a.view(np.uint32) >> SHIFT
+
+
+def bin_counts(a: np.ndarray) -> np.ndarray:
+    return np.bincount(bin_index(a).ravel(), minlength=N_BINS).astype(np.int64)
+
+
+def _bits_to_float(bits: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # NaN bit patterns, given infinite bounds below
+        return np.asarray(bits, dtype=np.uint32).view(np.float32).astype(np.float64)
+
+
+def bin_order() -> np.ndarray:
+    """Bin indices from the most negative values to the most positive."""
+    half = N_BINS // 2
+    return np.concatenate([np.arange(N_BINS - 1, half - 1, -1), np.arange(half)])
+
+
+def bin_bounds() -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) value of each bin index; a positive bin is [low, high), a negative one
+    (low, high]. The bins of inf/NaN bit patterns get infinite bounds."""
+    half = N_BINS // 2
+    k = np.arange(half, dtype=np.uint64)
+    mag_lo = _bits_to_float(k << SHIFT)
+    mag_hi = _bits_to_float(np.minimum((k + 1) << SHIFT, 0x7F800000))
+    special = k >= (0x7F800000 >> SHIFT)
+    mag_lo[special], mag_hi[special] = np.inf, np.inf
+    return (np.concatenate([mag_lo, -mag_hi]), np.concatenate([mag_hi, -mag_lo]))
+
+
+def percentiles_from_histogram(hist: np.ndarray, qs=PERCENTILES, lo_clip=None, hi_clip=None
+                               ) -> dict[str, float]:
+    """Each q-th percentile, interpolated linearly inside the bin that holds it."""
+    total = int(hist.sum())
+    if not total:
+        return {}
+    order = bin_order()
+    counts = hist[order]
+    cum = np.cumsum(counts)
+    lows, highs = bin_bounds()
+    out = {}
+    for q in qs:
+        rank = q / 100.0 * total
+        i = int(np.searchsorted(cum, max(rank, 1e-12), side="left"))
+        i = min(i, len(order) - 1)
+        b = order[i]
+        before = cum[i] - counts[i]
+        frac = (rank - before) / counts[i] if counts[i] else 0.0
+        lo, hi = lows[b], highs[b]
+        if lo_clip is not None:
+            lo, hi = max(lo, lo_clip), max(min(hi, hi_clip), lo_clip)
+        if b in (0, N_BINS // 2):  # zeros and denormals (below 1.2e-38): read as 0
+            value = 0.0
+        else:
+            value = lo + (hi - lo) * min(max(frac, 0.0), 1.0) if np.isfinite(hi - lo) else lo
+        out[f"p{q:g}"] = float(value)
+    return out
+
+
+class LayerStats:
+    """Statistics of one value over a dataset; ``update`` with [N, C, ...] batches."""
+
+    def __init__(self, name: str, node: str = "", op: str = ""):
+        self.name, self.node, self.op = name, node, op
+        self.samples = 0          # inputs seen
+        self.shape: tuple | None = None  # per-sample shape (the first one seen)
+        self.per_channel = 0      # values per channel so far
+        self.mean: np.ndarray | None = None   # per channel, float64
+        self.m2: np.ndarray | None = None
+        self.min: np.ndarray | None = None
+        self.max: np.ndarray | None = None
+        self.zeros = 0
+        self.hist = np.zeros(N_BINS, np.int64)
+
+    # -- accumulating ---------------------------------------------------------------------
+    def update(self, batch: np.ndarray) -> None:
+        a = np.asarray(batch)
+        if a.dtype != np.float32:
+            a = a.astype(np.float32)
+        if a.ndim == 0:
+            a = a.reshape(1)
+        if a.shape[0] == 0:
+            return
+        a3 = np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1] if a.ndim > 1 else 1, -1)
+        channels = a3.shape[1]
+        if self.mean is not None and channels != self.mean.shape[0]:
+            from ..errors import ShapeError
+            raise ShapeError(f"value '{self.name}' has {channels} channels on one input and "
+                             f"{self.mean.shape[0]} on another")
+        n = a3.shape[0] * a3.shape[2]
+        # sums of deviations from a shift close to the mean (the running mean, or the first
+        # values) keep float32 deviations accurate; the shift itself is exact in float64
+        shift = (self.mean if self.mean is not None else a3[0, :, 0]).astype(np.float32)
+        d = a3 - shift[None, :, None]
+        s1 = d.sum(axis=(0, 2), dtype=np.float64)
+        np.square(d, out=d)
+        s2 = d.sum(axis=(0, 2), dtype=np.float64)
+        mean = shift.astype(np.float64) + s1 / n if n else shift.astype(np.float64)
+        m2 = np.maximum(s2 - s1 * s1 / n, 0.0) if n else np.zeros(channels)
+        part = LayerStats(self.name)
+        part.samples, part.per_channel, part.shape = a.shape[0], n, tuple(a.shape[1:])
+        part.mean, part.m2 = mean, m2
+        part.min = a3.min(axis=(0, 2)).astype(np.float64) if n else np.full(channels, np.inf)
+        part.max = a3.max(axis=(0, 2)).astype(np.float64) if n else np.full(channels, -np.inf)
+        part.zeros = int(np.count_nonzero(a3 == 0))
+        part.hist = bin_counts(a3)
+        self.merge(part)
+
+    def merge(self, other: "LayerStats") -> "LayerStats":
+        """Add ``other`` (the same value over other inputs) into this one."""
+        if other.mean is None:
+            return self
+        if self.mean is None:
+            self.mean, self.m2 = other.mean.copy(), other.m2.copy()
+            self.min, self.max = other.min.copy(), other.max.copy()
+            self.per_channel, self.shape = other.per_channel, other.shape
+        else:
+            na, nb = self.per_channel, other.per_channel
+            n = na + nb
+            delta = other.mean - self.mean
+            self.mean = self.mean + delta * (nb / n) if n else self.mean
+            self.m2 = self.m2 + other.m2 + delta * delta * (na * nb / n) if n else self.m2
+            self.min = np.minimum(self.min, other.min)
+            self.max = np.maximum(self.max, other.max)
+            self.per_channel = n
+        self.samples += other.samples
+        self.zeros += other.zeros
+        self.hist += other.hist
+        return self
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return 0 if self.mean is None else self.per_channel * self.mean.shape[0]
+
+    def channel_std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / self.per_channel) if self.per_channel else np.zeros_like(self.m2)
+
+    def totals(self) -> tuple[float, float]:
+        """(mean, population variance) of every value, from the channels (Chan's merge)."""
+        c = self.mean.shape[0]
+        mean = float(self.mean.sum() / c)  # every channel holds the same number of values
+        m2 = float(self.m2.sum() + self.per_channel * ((self.mean - mean) ** 2).sum())
+        return mean, m2 / self.count
+
+    def dead(self) -> np.ndarray:
+        """Channels never positive on any input."""
+        return self.max <= 0
+
+    def to_dict(self, channels: bool = True, histogram: bool = True) -> dict:
+        if self.mean is None:
+            return {"count": 0, "samples": self.samples}
+        mean, var = self.totals()
+        lo, hi = float(self.min.min()), float(self.max.max())
+        dead = self.dead()
+        doc = {"count": self.count, "samples": self.samples, "min": lo, "max": hi,
+               "mean": mean, "std": float(np.sqrt(var)),
+               "zero_fraction": self.zeros / self.count if self.count else 0.0,
+               "dead_channels": int(dead.sum()), "dead_channel_fraction": float(dead.mean()),
+               "percentiles": percentiles_from_histogram(self.hist, lo_clip=lo, hi_clip=hi)}
+        if channels:
+            doc["channels"] = {"mean": self.mean.tolist(), "std": self.channel_std().tolist(),
+                               "min": self.min.tolist(), "max": self.max.tolist()}
+        if histogram:
+            lows, highs = bin_bounds()
+            doc["histogram"] = [[float(lows[b]), float(highs[b]), int(self.hist[b])]
+                                for b in bin_order() if self.hist[b]]
+        return doc
+
+
+class DatasetStats:
+    """Every probed value's LayerStats, by value name, in graph order."""
+
+    def __init__(self, layers: list[tuple[str, str, str]]):
+        self.layers = {name: LayerStats(name, node, op) for name, node, op in layers}
+        self.inputs = 0
+
+    def update(self, arrays: dict[str, np.ndarray], n_inputs: int) -> None:
+        for name, st in self.layers.items():
+            if name in arrays:
+                st.update(arrays[name])
+        self.inputs += n_inputs
+
+    def merge(self, other: "DatasetStats") -> "DatasetStats":
+        for name, st in other.layers.items():
+            self.layers[name].merge(st)
+        self.inputs += other.inputs
+        return self
+
+    def __getitem__(self, name: str) -> LayerStats:
+        if name in self.layers:
+            return self.layers[name]
+        for st in self.layers.values():
+            if st.node == name:
+                return st
+        raise KeyError(name)
