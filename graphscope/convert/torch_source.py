@@ -38,10 +38,8 @@ emitter = keyed_registry(EMITTERS)
 
 IMPORTS = ("import torch", "import torch.nn as nn", "import torch.nn.functional as F")
 _LOCAL_RESERVED = set(keyword.kwlist) | set(dir(builtins)) | {"torch", "nn", "F", "self"}
-# ops whose bodies are subgraphs: the torch interpreter runs them, source is not written
+# ops whose bodies are subgraphs: each subgraph is written as a nested function of forward()
 CONTROL_FLOW = {"If", "Loop", "Scan"}
-CONTROL_FLOW_HINT = ("; control flow (If, Loop, Scan) is not written as source: convert to "
-                     "PyTorch without a .py output for a module that runs it")
 _BIG = 2 ** 31 - 1  # slice ends at or past this mean "to the end"
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -69,10 +67,7 @@ def generate(graph: Graph, class_name: str = "ConvertedModel") -> GeneratedSourc
     graph = lowered_for(graph, lambda op: op in EMITTERS or op in shared or "." not in op)
     missing = missing_ops(graph, lambda op: op in EMITTERS or op in shared)
     if missing:
-        error = refuse_missing(missing, "the PyTorch source generator")
-        if set(missing) & CONTROL_FLOW:
-            error = UnsupportedError(error.message + CONTROL_FLOW_HINT, node=error.node)
-        raise error
+        raise refuse_missing(missing, "the PyTorch source generator")
     writer = _Writer(graph)
     for node in graph.nodes:
         if node.name not in writer.absorbed:
@@ -145,6 +140,10 @@ SHARED_FIRST = {"Resize", "Upsample", "Clip", "Max", "Min", "Sum", "Mean", "Pad"
                 "ArgMax", "ArgMin", "Attention", "Split", "Expand", "Tile", "IsInf"}
 
 
+# emitters that write every output of a node (the others write the first only)
+MULTI_OUTPUT_EMITTERS = {"LSTM", "GRU", "RNN", "torch.unbind", "If", "Loop", "Scan"}
+
+
 def _torch_types() -> dict:
     from ..runtime.torch_ops import ONNX_TORCH_DTYPES
     return ONNX_TORCH_DTYPES
@@ -163,17 +162,18 @@ def _shared_source(names: set[str]) -> str:
     import ast
     import inspect
 
-    from ..runtime import torch_ops
-    text = inspect.getsource(torch_ops)
-    tree = ast.parse(text)
-    defs: dict[str, tuple[int, ast.AST]] = {}
-    for i, st in enumerate(tree.body):
-        if isinstance(st, ast.FunctionDef):
-            defs[st.name] = (i, st)
-        elif isinstance(st, ast.Assign):
-            for t in st.targets:
-                if isinstance(t, ast.Name):
-                    defs[t.id] = (i, st)
+    from ..runtime import torch_ops, torch_ops_layers
+    # (module, statement index) orders the copies as the modules define them
+    defs: dict[str, tuple[tuple[int, int], ast.AST, str]] = {}
+    for m, module in enumerate((torch_ops, torch_ops_layers)):
+        text = inspect.getsource(module)
+        for i, st in enumerate(ast.parse(text).body):
+            if isinstance(st, ast.FunctionDef):
+                defs[st.name] = ((m, i), st, text)
+            elif isinstance(st, ast.Assign):
+                for t in st.targets:
+                    if isinstance(t, ast.Name):
+                        defs[t.id] = ((m, i), st, text)
     wanted, todo = set(), list(names)
     while todo:
         name = todo.pop()
@@ -181,8 +181,8 @@ def _shared_source(names: set[str]) -> str:
             continue
         wanted.add(name)
         todo += [n.id for n in ast.walk(defs[name][1]) if isinstance(n, ast.Name)]
-    parts = sorted({defs[n][0]: defs[n][1] for n in wanted}.items())
-    body = "\n\n\n".join(ast.get_source_segment(text, st) for _, st in parts)
+    parts = sorted({defs[n][0]: defs[n][1:] for n in wanted}.items(), key=lambda kv: kv[0])
+    body = "\n\n\n".join(ast.get_source_segment(text, st) for _, (st, text) in parts)
     return ("# ONNX operator semantics, shared with the interpreter that reads the model\n\n"
             + body)
 
@@ -333,7 +333,8 @@ class _Writer:
         self.cur = _Stmt(node)
         self.stmts.append(self.cur)
         shared = _shared_ops()
-        several = sum(1 for v in node.outputs if v.name) > 1 and node.op not in CONTROL_FLOW
+        several = sum(1 for v in node.outputs if v.name) > 1 and \
+            node.op not in MULTI_OUTPUT_EMITTERS
         if node.op in shared and (node.op not in EMITTERS or node.op in SHARED_FIRST or several):
             self.call_shared(node, shared[node.op])
         else:
@@ -341,7 +342,7 @@ class _Writer:
             try:
                 EMITTERS[node.op](self, node)
             except UnsupportedError:
-                if node.op not in shared:
+                if node.op not in shared or node.op in CONTROL_FLOW:
                     raise
                 # the readable form needs what only the run knows: call the shared function
                 self.absorbed = absorbed
@@ -349,9 +350,10 @@ class _Writer:
                 self.call_shared(node, shared[node.op])
         self.cur = None
 
-    def call_shared(self, node: Node, fn: Callable) -> None:
+    def call_shared(self, node: Node, fn: Callable, bodies: dict[str, str] | None = None) -> None:
         """``y = onnx_op(inputs..., attr=value...)``: the op's function from
-        runtime/torch_ops.py, the one the torch interpreter runs, copied into the file."""
+        runtime/torch_ops.py, the one the torch interpreter runs, copied into the file.
+        ``bodies``: subgraph key -> the nested function written for it."""
         import inspect
         params = inspect.signature(fn).parameters
         keywords = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
@@ -372,6 +374,7 @@ class _Writer:
                 args.append(f"opset={int(self.graph.metadata['opset'])}")
             elif k == "n_outputs":
                 args.append(f"n_outputs={len(node.outputs)}")
+        args += [f"{k}={name}" for k, name in (bodies or {}).items()]
         self.shared.add(fn.__name__)
         call = f"{fn.__name__}({', '.join(args)})"
         if not getattr(fn, "multi_output", False):
@@ -379,6 +382,40 @@ class _Writer:
             return
         names = [self.out(v) if v.name else "_" for v in node.outputs]
         self.line(f"{', '.join(names)}, *_ = {call}")
+
+    def subgraph_function(self, node: Node, key: str) -> str:
+        """Write ``def <name>(inputs...): ...; return [outputs...]`` for node.subgraphs[key]
+        into the current statement, as a function nested in forward() (it reads the enclosing
+        values by name, as ONNX subgraphs do). Returns its name."""
+        graph = node.subgraphs[key]
+        name = self.locals.fresh(f"{_scope(node)}_{key}", "body")
+        outer, outer_stmts, outer_refs = self.cur, self.stmts, dict(self.refs)
+        self.stmts = []
+        try:
+            params = []
+            for v in graph.inputs:
+                params.append(self.locals.fresh(v.name, "input"))
+                self.refs[v.name] = _Ref(params[-1], var=params[-1])
+            for n in graph.nodes:
+                if n.name not in self.absorbed:
+                    self.emit_node(n)
+            self.cur = _Stmt(None)
+            self.stmts.append(self.cur)
+            self.cur.lines.append(f"return [{', '.join(self.ref(v) for v in graph.outputs)}]")
+            kept = _live(self.stmts)
+        finally:
+            self.stmts, self.cur = outer_stmts, outer
+            # the body's locals end with it; its tensor attributes stay known
+            self.refs = {**outer_refs, **{k: r for k, r in self.refs.items()
+                                          if k not in outer_refs and r.var is None}}
+        defined = set(params) | {d for st in kept for d in st.defines}
+        outer.uses |= {u for st in kept for u in st.uses} - defined
+        for st in kept:
+            outer.attrs += [a for a in st.attrs if a not in outer.attrs]
+            outer.modules += st.modules
+        outer.lines.append(f"def {name}({', '.join(params)}):")
+        outer.lines += [f"    {line}" for st in kept for line in st.lines]
+        return name
 
     def literal(self, node: Node, key: str, value) -> str:
         """An attribute value as code: numbers, strings, lists; arrays as tensor attributes."""
@@ -1431,7 +1468,10 @@ def _shape(w: _Writer, node: Node):
     end = None if end is None else int(end)
     src = w.ref(node.inputs[0])
     part = "" if not start and end is None else f"[{start or ''}:{'' if end is None else end}]"
-    w.assign(node.outputs[0], f"torch.tensor({src}.shape{part})")
+    rank = w.rank(node.inputs[0])
+    # torch.tensor([]) would be float32: the type is spelled out unless dims are sure to exist
+    kw = "" if rank is not None and list(range(rank))[start:end] else ", dtype=torch.int64"
+    w.assign(node.outputs[0], f"torch.tensor({src}.shape{part}{kw})")
 
 
 @emitter("Gather")
@@ -1643,6 +1683,17 @@ def _recurrent(w: _Writer, node: Node):
         for v, final, k in zip(states, finals, "hc"):
             if v is not None:
                 w.line(f"{w.out(v, f'{name}_{k}')} = {final}.transpose(0, 1)")
+
+
+# -- control flow -----------------------------------------------------------------------------
+@emitter(*CONTROL_FLOW)
+def _control_flow(w: _Writer, node: Node):
+    """Each subgraph as a nested function, passed to the op's shared function:
+    ``y, *_ = onnx_loop(n, None, h0, body=loop_body)``."""
+    if node.op == "Scan" and node.inputs and node.inputs[0] is None:
+        raise w.unsupported("the opset-8 form (batched, sequence_lens) is not generated")
+    bodies = {key: w.subgraph_function(node, key) for key in sorted(node.subgraphs)}
+    w.call_shared(node, _shared_ops()[node.op], bodies)
 
 
 # -- attention --------------------------------------------------------------------------------

@@ -381,9 +381,11 @@ def onnx_where(cond, a, b, /):
 
 
 # -- types and shapes -----------------------------------------------------------------------------
-def cast_to(x, dtype, saturate=1):
+def cast_to(x, dtype, saturate=1, round_mode="up"):
     if x.dtype == dtype:
         return x
+    if dtype == torch.float8_e8m0fnu and x.dtype != torch.float8_e8m0fnu:
+        return to_e8m0(x, saturate, round_mode)
     if dtype in FLOAT8 and x.dtype.is_floating_point:
         big = torch.finfo(dtype).max
         x = x.to(torch.float32)
@@ -404,14 +406,34 @@ def cast_to(x, dtype, saturate=1):
     return x.to(dtype)
 
 
+def to_e8m0(x, saturate, round_mode):
+    """float8_e8m0fnu (a bare power-of-two exponent) from float32's exponent bits, rounded
+    as ONNX says: 'up' when any fraction bit is set, 'nearest' on the guard bit (ties to
+    even), 'down' never; NaN and infinity become NaN (0xFF)."""
+    bits = x.to(torch.float32).view(torch.int32)
+    exponent = (bits >> 23) & 0xFF
+    special = exponent == 0xFF
+    if round_mode == "up":
+        up = (bits & 0x7FFFFF) != 0
+    elif round_mode == "nearest":
+        guard = (bits & 0x400000) != 0
+        up = guard & (((bits & 0x3FFFFF) != 0) | (exponent > 0))
+    else:
+        up = torch.zeros_like(special)
+    if saturate:
+        up = up & (exponent != 0xFE)
+    exponent = torch.where(special, 0xFF, exponent + up.to(torch.int32))
+    return exponent.to(torch.uint8).view(torch.float8_e8m0fnu)
+
+
 @onnx_op("Cast")
 def onnx_cast(x, /, *, to, saturate=1, round_mode="up"):
-    return cast_to(x, onnx_dtype(to), saturate)
+    return cast_to(x, onnx_dtype(to), saturate, round_mode)
 
 
 @onnx_op("CastLike")
 def onnx_cast_like(x, like, /, *, saturate=1, round_mode="up"):
-    return cast_to(x, like.dtype, saturate)
+    return cast_to(x, like.dtype, saturate, round_mode)
 
 
 @onnx_op("Constant")
@@ -854,10 +876,11 @@ def onnx_arg_min(x, /, *, axis=0, keepdims=1, select_last_index=0):
 def onnx_top_k(x, k, /, *, axis=-1, largest=1, sorted=1):
     k = int(k.reshape(-1)[0])
     axis = axis + x.dim() if axis < 0 else axis
+    (wide,) = widen(x)  # torch sorts and gathers no uint16/32/64
     # a stable sort keeps equal values in index order, as ONNX asks
-    order = torch.sort(x, dim=axis, descending=bool(largest), stable=True).indices
+    order = torch.sort(wide, dim=axis, descending=bool(largest), stable=True).indices
     idx = order.narrow(axis, 0, k)
-    return torch.gather(x, axis, idx), idx
+    return torch.gather(wide, axis, idx).to(x.dtype), idx
 
 
 @onnx_op("Hardmax")
@@ -1461,6 +1484,34 @@ def onnx_conv(x, w, b=None, /, *, auto_pad="NOTSET", dilations=None, group=1,
     return fn(x, w, b, strides, 0, dilations, group)
 
 
+@onnx_op("ConvTranspose")
+def onnx_conv_transpose(x, w, b=None, /, *, auto_pad="NOTSET", dilations=None, group=1,
+                        kernel_shape=None, output_padding=None, output_shape=None, pads=None,
+                        strides=None):
+    n = w.dim() - 2
+    strides = strides or [1] * n
+    dilations = dilations or [1] * n
+    extra = output_padding or [0] * n
+    fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[n - 1]
+    y = fn(x, w, None, strides, 0, 0, group, dilations)  # the full output, no pads
+    full = [y.shape[2 + i] + extra[i] for i in range(n)]
+    want = None if output_shape is None else list(output_shape)[-n:]
+    if pads is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        want = want or [x.shape[2 + i] * strides[i] for i in range(n)]
+        total = [full[i] - want[i] for i in range(n)]
+        first = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
+    else:  # explicit pads (none: 0); a given output_shape is filled from the start
+        pads = pads or [0] * (2 * n)
+        first = pads[:n]
+        want = want or [full[i] - pads[i] - pads[i + n] for i in range(n)]
+    # crop (negative) or extend with zeros (positive) each side, last dim first
+    order = []
+    for i in reversed(range(n)):
+        order += [-first[i], want[i] + first[i] - y.shape[2 + i]]
+    y = F.pad(y, order)
+    return y if b is None else y + b.reshape([-1] + [1] * n)
+
+
 # -- rearranging ----------------------------------------------------------------------------------
 @onnx_op("DepthToSpace")
 def onnx_depth_to_space(x, /, *, blocksize, mode="DCR"):
@@ -1584,14 +1635,17 @@ def onnx_max_unpool(x, idx, output_shape=None, /, *, kernel_shape, pads=None, st
     n = len(kernel_shape)
     strides = strides or [1] * n
     pads = pads or [0] * (2 * n)
-    if output_shape is not None:
-        shape = as_ints(output_shape)
-    else:
-        shape = list(x.shape[:2]) + [(x.shape[2 + i] - 1) * strides[i] + kernel_shape[i]
-                                     - pads[i] - pads[i + n] for i in range(n)]
+    shape = list(x.shape[:2]) + [(x.shape[2 + i] - 1) * strides[i] + kernel_shape[i]
+                                 - pads[i] - pads[i + n] for i in range(n)]
     out = torch.zeros(int(torch.tensor(shape).prod()), dtype=x.dtype)
-    out = out.scatter(0, idx.reshape(-1).to(torch.int64), x.reshape(-1))
-    return out.reshape(shape)
+    out = out.scatter(0, idx.reshape(-1).to(torch.int64), x.reshape(-1)).reshape(shape)
+    if output_shape is None:
+        return out
+    # the indices address the inferred shape; a given output_shape holds it at its origin
+    grow = []
+    for have, want in zip(reversed(shape), reversed(as_ints(output_shape))):
+        grow += [0, want - have]
+    return F.pad(out, grow)
 
 
 def onnx_swiglu(x, /, *, alpha=1.0, axis=-1, beta=0.0, limit=None):
@@ -1604,14 +1658,34 @@ def onnx_col2im(x, image_shape, block_shape, /, *, dilations=None, pads=None, st
     size = as_ints(image_shape)
     block = as_ints(block_shape)
     n = len(size)
-    if n != 2:
-        raise NotImplementedError("Col2Im over other than 2 spatial dims")
     dilations = dilations or [1] * n
     strides = strides or [1] * n
     pads = pads or [0] * (2 * n)
-    if pads[0] != pads[2] or pads[1] != pads[3]:
-        raise NotImplementedError("Col2Im with asymmetric pads")
-    return F.fold(x, size, block, dilation=dilations, padding=pads[:2], stride=strides)
+    if n == 2 and pads[0] == pads[2] and pads[1] == pads[3]:
+        return F.fold(x, size, block, dilation=dilations, padding=pads[:2], stride=strides)
+    # any rank, any pads: add every column entry into its image position
+    counts = [(size[i] + pads[i] + pads[i + n] - dilations[i] * (block[i] - 1) - 1)
+              // strides[i] + 1 for i in range(n)]
+    offsets = [t.reshape(-1, 1) for t in
+               torch.meshgrid(*[torch.arange(b) for b in block], indexing="ij")]
+    places = [t.reshape(1, -1) for t in
+              torch.meshgrid(*[torch.arange(c) for c in counts], indexing="ij")]
+    flat, valid = 0, True
+    for i in range(n):
+        at = places[i] * strides[i] - pads[i] + offsets[i] * dilations[i]
+        valid = valid & (at >= 0) & (at < size[i])
+        flat = flat * size[i] + at
+    flat = torch.where(valid, flat, 0).reshape(-1)
+    cols = x.reshape(x.shape[0], -1, flat.numel()) * valid.reshape(-1)
+    out = cols.new_zeros(cols.shape[0], cols.shape[1], math_prod(size))
+    return out.index_add(2, flat, cols).reshape(cols.shape[0], cols.shape[1], *size)
+
+
+def math_prod(values):
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
 
 
 # -- sampling -------------------------------------------------------------------------------------
@@ -1732,16 +1806,13 @@ def onnx_dft(x, dft_length=None, axis_in=None, /, *, axis=1, inverse=0, onesided
     axis = axis + x.dim() if axis < 0 else axis
     signal = x[..., 0] if x.shape[-1] == 1 else torch.complex(x[..., 0], x[..., 1])
     n = None if dft_length is None else int(dft_length)
-    if n is not None and n > signal.shape[axis]:
-        pad = [0, 0] * (signal.dim() - axis - 1) + [0, n - signal.shape[axis]]
-        signal = F.pad(signal, pad) if not signal.is_complex() else torch.complex(
-            F.pad(signal.real, pad), F.pad(signal.imag, pad))
-    elif n is not None:
-        signal = signal.narrow(axis, 0, n)
-    if inverse:
-        y = torch.fft.ifft(signal, dim=axis)
-    elif onesided:
-        y = torch.fft.rfft(signal.real if signal.is_complex() else signal, dim=axis)
-    else:
-        y = torch.fft.fft(signal, dim=axis)
+    if inverse and onesided:  # one-sided spectrum -> real signal
+        n = 2 * (signal.shape[axis] - 1) if n is None else n
+        return torch.fft.irfft(signal, n=n, dim=axis).unsqueeze(-1).to(x.dtype)
+    y = (torch.fft.ifft if inverse else torch.fft.fft)(signal, n=n, dim=axis)
+    if onesided:
+        y = y.narrow(axis, 0, y.shape[axis] // 2 + 1)
     return torch.stack([y.real, y.imag], -1).to(x.dtype)
+
+
+from . import torch_ops_layers  # noqa: E402,F401 - registers the layers and control flow

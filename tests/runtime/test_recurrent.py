@@ -9,7 +9,6 @@ import torch
 
 import graphscope
 from graphscope.convert import torch_source
-from graphscope.errors import UnsupportedError
 from graphscope.runtime.onnxruntime import OnnxRuntimeSession
 from graphscope.runtime.torch import build_module
 from tests.zoo.control_flow_models import (ATOL, RTOL, assert_close, cond_loop_model,
@@ -52,7 +51,8 @@ PLAIN = {
     "rnn_tanh_bidirectional": dict(op="RNN", direction="bidirectional", initial=True),
     "rnn_relu_reverse": dict(op="RNN", direction="reverse", activations=["Relu"]),
 }
-# cases only the interpreter runs, with the reason the generator gives
+# cases nn.LSTM / nn.GRU / nn.RNN cannot express: the source calls the shared function
+# (runtime/torch_ops_layers.py), with the reason the readable form is not used
 SPECIAL = {
     "lstm_bidirectional_lens": (dict(op="LSTM", direction="bidirectional", initial=True,
                                      lens=[5, 2, 3]), "sequence_lens"),
@@ -93,12 +93,12 @@ def test_generated_source_uses_torch_rnn_modules(name):
 
 
 @pytest.mark.parametrize("name", sorted(SPECIAL))
-def test_generated_source_refuses_what_torch_rnn_modules_lack(name):
-    case, reason = SPECIAL[name]
-    model, _ = recurrent_case(**case)
-    with pytest.raises(UnsupportedError, match=reason) as info:
-        torch_source.generate(graphscope.load(model))
-    assert info.value.node == "rnn"
+def test_generated_source_runs_what_torch_rnn_modules_lack(name):
+    case, _ = SPECIAL[name]
+    model, feeds = recurrent_case(**case)
+    got, code = source_run(model, feeds)
+    assert_close(got, ort_run(model, feeds))
+    assert f"nn.{case['op']}(" not in code and f"onnx_{case['op'].lower()}(" in code
 
 
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
@@ -205,12 +205,19 @@ def test_scan_matches_onnxruntime(axis, reverse):
     assert_close(interpreter_run(model, feeds), ort_run(model, feeds))
 
 
-@pytest.mark.parametrize("op", ["If", "Loop", "Scan"])
-def test_control_flow_is_not_generated_as_source(op):
-    model = {"If": if_model, "Loop": counted_loop_model,
-             "Scan": lambda: scan_model(0, False)[0]}[op]()
-    with pytest.raises(UnsupportedError, match=rf"source generator .*{op}.*without a .py output"):
-        torch_source.generate(graphscope.load(model))
+@pytest.mark.parametrize("op,feeds", [
+    ("If", {"x": rand(2, 4), "cond": np.array(False)}),
+    ("Loop", {"n": np.array(3, np.int64), "h0": rand(2, 3, seed=1), "x": rand(2, 3, seed=2)}),
+    ("Loop", {"n": np.array(0, np.int64), "h0": rand(2, 3, seed=1), "x": rand(2, 3, seed=2)}),
+    ("Scan", None)])
+def test_control_flow_source_writes_bodies_as_nested_functions(op, feeds):
+    if op == "Scan":
+        model, feeds = scan_model(1, True)
+    else:
+        model = {"If": if_model, "Loop": counted_loop_model}[op]()
+    got, code = source_run(model, feeds)
+    assert_close(got, ort_run(model, feeds))
+    assert f"onnx_{op.lower()}(" in code and code.count("        def ") == (2 if op == "If" else 1)
 
 
 # -- Keras end to end ------------------------------------------------------------------------
@@ -243,8 +250,11 @@ def test_keras_lstm_gru_verifies(keras_lstm):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_keras_lstm_gru_as_source_names_the_loop(keras_lstm, tmp_path):
-    with pytest.raises(UnsupportedError, match="Loop") as info:
-        graphscope.convert(keras_lstm[1], output=tmp_path / "rnn.py")
-    assert info.value.node == "rnn_1/gru_1/while_loop"
-    assert not list(tmp_path.iterdir())
+def test_keras_lstm_gru_as_source_runs_the_loop(keras_lstm, tmp_path):
+    model, path = keras_lstm
+    module = graphscope.convert(path, output=tmp_path / "rnn.py").model  # via tf2onnx
+    assert "onnx_loop(" in (tmp_path / "rnn.py").read_text()
+    x = rand(2, 20, 6, seed=3)
+    with torch.no_grad():
+        got = module(torch.from_numpy(x))
+    np.testing.assert_allclose(got.numpy(), np.asarray(model(x)), rtol=RTOL, atol=ATOL)

@@ -351,7 +351,9 @@ def _torch_inputs(torch, case: Case) -> list:
             raise UnsupportedError(f"an input of element type {kind} has no torch form")
         if str(a.dtype) == "bfloat16" or str(a.dtype).startswith("float8"):
             dtype = getattr(torch, str(a.dtype))  # bit for bit through the bytes
+            # (ascontiguousarray makes a 0-d array 1-d: the reshape keeps scalars scalars)
             bits = np.ascontiguousarray(a).view(np.uint16 if a.dtype.itemsize == 2 else np.uint8)
+            bits = bits.reshape(a.shape)
             out.append(torch.from_numpy(bits).view(dtype))
         else:
             out.append(torch.from_numpy(np.array(a)))

@@ -1,0 +1,391 @@
+"""More ONNX operators as plain torch functions, under the rules of runtime/torch_ops.py (the
+generator copies them verbatim): dense and convolution layers, the recurrent layers (LSTM,
+GRU, RNN) and control flow (If, Loop, Scan).
+
+Control flow takes its subgraphs as keyword arguments: Python callables that take the
+subgraph's inputs positionally and return its outputs as a list. The interpreter passes
+functions that run the IR subgraph; the generated source passes the nested functions it
+writes for them, so both run the same operator code.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .torch_ops import onnx_op
+
+
+# -- unary math ------------------------------------------------------------------------------------
+@onnx_op("Relu")
+def onnx_relu(x, /):
+    return torch.relu(x)
+
+
+@onnx_op("Sigmoid")
+def onnx_sigmoid(x, /):
+    return torch.sigmoid(x)
+
+
+@onnx_op("Tanh")
+def onnx_tanh(x, /):
+    return torch.tanh(x)
+
+
+@onnx_op("Exp")
+def onnx_exp(x, /):
+    return torch.exp(x)
+
+
+@onnx_op("Log")
+def onnx_log(x, /):
+    return torch.log(x)
+
+
+@onnx_op("Sqrt")
+def onnx_sqrt(x, /):
+    return torch.sqrt(x)
+
+
+@onnx_op("Reciprocal")
+def onnx_reciprocal(x, /):
+    return torch.reciprocal(x)
+
+
+@onnx_op("Floor")
+def onnx_floor(x, /):
+    return torch.floor(x)
+
+
+@onnx_op("Ceil")
+def onnx_ceil(x, /):
+    return torch.ceil(x)
+
+
+@onnx_op("Round")
+def onnx_round(x, /):
+    return torch.round(x)  # halves to even, as ONNX asks
+
+
+@onnx_op("Erf")
+def onnx_erf(x, /):
+    return torch.erf(x)
+
+
+@onnx_op("Sin")
+def onnx_sin(x, /):
+    return torch.sin(x)
+
+
+@onnx_op("Cos")
+def onnx_cos(x, /):
+    return torch.cos(x)
+
+
+# -- dense layers and normalisation ----------------------------------------------------------------
+@onnx_op("Gemm")
+def onnx_gemm(a, b, c=None, /, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+    a = a.t() if transA else a
+    b = b.t() if transB else b
+    y = a @ b
+    y = y if alpha == 1 else alpha * y
+    if c is None:
+        return y
+    return y + (c if beta == 1 else beta * c)
+
+
+@onnx_op("MatMul")
+def onnx_matmul(a, b, /):
+    return torch.matmul(a, b)
+
+
+@onnx_op("torch.linear")
+def torch_linear(x, w, b=None, /):
+    return F.linear(x, w, b)
+
+
+@onnx_op("torch.unbind", multi_output=True)
+def torch_unbind(x, /, *, dim=0):
+    return tuple(torch.unbind(x, dim=dim))
+
+
+@onnx_op("Embedding")
+def onnx_embedding(idx, table, /):
+    return F.embedding(idx.long(), table)
+
+
+@onnx_op("GlobalAveragePool")
+def onnx_global_average_pool(x, /):
+    return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
+@onnx_op("GlobalMaxPool")
+def onnx_global_max_pool(x, /):
+    return x.amax(dim=tuple(range(2, x.dim())), keepdim=True)
+
+
+@onnx_op("InstanceNormalization")
+def onnx_instance_normalization(x, scale, b, /, *, epsilon=1e-5):
+    return F.instance_norm(x, weight=scale, bias=b, eps=epsilon)
+
+
+@onnx_op("LRN")
+def onnx_lrn(x, /, *, size, alpha=0.0001, beta=0.75, bias=1.0):
+    # ONNX and torch share the formula: x / (bias + alpha/size * sum(x^2 over size))^beta
+    return F.local_response_norm(x, size, alpha, beta, bias)
+
+
+# -- recurrent layers (ONNX LSTM, GRU, RNN) --------------------------------------------------------
+# activation name (lower case) -> (fn(x, alpha, beta), default alpha, default beta); a None
+# default: the function takes no such argument and consumes none from the lists. Defaults are
+# the ONNX operators'.
+RNN_ACTIVATIONS = {
+    "relu": (lambda x, a, b: torch.relu(x), None, None),
+    "tanh": (lambda x, a, b: torch.tanh(x), None, None),
+    "sigmoid": (lambda x, a, b: torch.sigmoid(x), None, None),
+    "affine": (lambda x, a, b: a * x + b, 1.0, 0.0),
+    "leakyrelu": (lambda x, a, b: F.leaky_relu(x, a), 0.01, None),
+    "thresholdedrelu": (lambda x, a, b: torch.where(x > a, x, torch.zeros_like(x)), 1.0, None),
+    "scaledtanh": (lambda x, a, b: a * torch.tanh(b * x), 1.0, 1.0),
+    "hardsigmoid": (lambda x, a, b: torch.clamp(a * x + b, 0.0, 1.0), 0.2, 0.5),
+    "elu": (lambda x, a, b: F.elu(x, a), 1.0, None),
+    "softsign": (lambda x, a, b: F.softsign(x), None, None),
+    "softplus": (lambda x, a, b: F.softplus(x), None, None),
+}
+
+
+def rnn_activations(defaults, names, alphas, betas, directions):
+    """Per direction, the activation functions (f, g, h...) with their alpha/beta bound;
+    activation_alpha/beta are consumed in order, only by the functions that take them."""
+    names = list(names or defaults * directions)
+    if len(names) == len(defaults) and directions == 2:
+        names = names * 2
+    alphas, betas = iter(alphas or []), iter(betas or [])
+    fns = []
+    for name in names:
+        if str(name).lower() not in RNN_ACTIVATIONS:
+            raise NotImplementedError(f"unknown activation '{name}'")
+        fn, default_a, default_b = RNN_ACTIVATIONS[str(name).lower()]
+        a = None if default_a is None else float(next(alphas, default_a))
+        b = None if default_b is None else float(next(betas, default_b))
+        fns.append(lambda x, fn=fn, a=a, b=b: fn(x, a, b))
+    k = len(defaults)
+    return [fns[d * k:(d + 1) * k] for d in range(directions)]
+
+
+def reverse_time(xs, lens):
+    """Each sequence of ``xs`` [seq, batch, ...] reversed within its own length (steps past
+    it stay put): the same permutation undoes it."""
+    if lens is None:
+        return xs.flip(0)
+    seq, batch = xs.shape[0], xs.shape[1]
+    t = torch.arange(seq).unsqueeze(1)
+    lens = lens.to(torch.int64).unsqueeze(0)
+    index = torch.where(t < lens, lens - 1 - t, t.expand(seq, batch))
+    index = index.reshape(seq, batch, *([1] * (xs.dim() - 2))).expand_as(xs)
+    return xs.gather(0, index)
+
+
+def scan_direction(xs, state, step, reverse, lens):
+    """Run ``step(x_t, state) -> state`` (state[0] is the hidden state) over ``xs``
+    [seq, batch, ...]. Batch entries past their sequence length keep their state and output
+    zeros. Returns (Y [seq, batch, hidden], final state)."""
+    if reverse:
+        xs = reverse_time(xs, lens)
+    ys = []
+    for t in range(xs.shape[0]):
+        new = step(xs[t], state)
+        if lens is not None:
+            valid = (t < lens).unsqueeze(1)
+            new = tuple(torch.where(valid, n, s) for n, s in zip(new, state))
+            ys.append(torch.where(valid, new[0], torch.zeros_like(new[0])))
+        else:
+            ys.append(new[0])
+        state = new
+    y = torch.stack(ys) if ys else state[0].new_zeros((0,) + tuple(state[0].shape))
+    return (reverse_time(y, lens) if reverse else y), state
+
+
+def lstm_step(r, rb, p, acts, clip, input_forget, hidden):
+    f, g, h = acts
+
+    def step(xw, state):
+        h_prev, c_prev = state
+        gates = xw + h_prev @ r.t() + rb
+        i, o, fg, c = gates.split(hidden, -1)
+        if p is not None:  # peepholes: i and f read the previous cell, o the new one
+            pi, po, pf = p.split(hidden)
+            i, fg = i + pi * c_prev, fg + pf * c_prev
+        i = f(clip(i))
+        fg = 1 - i if input_forget else f(clip(fg))
+        c_new = fg * c_prev + i * g(clip(c))
+        if p is not None:
+            o = o + po * c_new
+        return f(clip(o)) * h(c_new), c_new
+    return step
+
+
+def gru_step(r, rb, acts, clip, linear_before_reset, hidden):
+    f, g = acts
+    r_zr, r_h = r[:2 * hidden], r[2 * hidden:]
+    rb_zr, rb_h = rb[:2 * hidden], rb[2 * hidden:]
+
+    def step(xw, state):
+        (h_prev,) = state
+        x_z, x_r, x_h = xw.split(hidden, -1)
+        h_z, h_r = (h_prev @ r_zr.t() + rb_zr).split(hidden, -1)
+        z, reset = f(clip(x_z + h_z)), f(clip(x_r + h_r))
+        if linear_before_reset:
+            h_tilde = g(clip(x_h + reset * (h_prev @ r_h.t() + rb_h)))
+        else:
+            h_tilde = g(clip(x_h + (reset * h_prev) @ r_h.t() + rb_h))
+        return ((1 - z) * h_tilde + z * h_prev,)
+    return step
+
+
+def rnn_step(r, rb, acts, clip):
+    (f,) = acts
+
+    def step(xw, state):
+        return (f(clip(xw + state[0] @ r.t() + rb)),)
+    return step
+
+
+def recurrent(kind, x, w, r, b, lens, h0, c0, p, activations, alphas, betas, clip, direction,
+              layout, input_forget=0, linear_before_reset=0):
+    """ONNX LSTM / GRU / RNN: outputs Y [seq, dirs, batch, hidden], Y_h (and Y_c for LSTM)
+    [dirs, batch, hidden]; layout 1 puts the batch first in all of them."""
+    gates, defaults = {"LSTM": (4, ["Sigmoid", "Tanh", "Tanh"]), "GRU": (3, ["Sigmoid", "Tanh"]),
+                       "RNN": (1, ["Tanh"])}[kind]
+    if layout:
+        x = x.transpose(0, 1)
+        h0, c0 = (None if t is None else t.transpose(0, 1) for t in (h0, c0))
+    dirs, hidden = w.shape[0], w.shape[1] // gates
+    if b is None:
+        b = x.new_zeros(dirs, 2 * gates * hidden)
+    bound = None if clip is None else float(clip)
+    clip_fn = (lambda t: t) if bound is None else (lambda t: torch.clamp(t, -bound, bound))
+    acts = rnn_activations(defaults, activations, alphas, betas, dirs)
+    zeros = x.new_zeros(x.shape[1], hidden)
+    ys, finals = [], []
+    for d in range(dirs):
+        wb, rb = b[d, :gates * hidden], b[d, gates * hidden:]
+        xw = x @ w[d].t() + wb  # the input projection of every step at once
+        state = (zeros if h0 is None else h0[d],)
+        if kind == "LSTM":
+            state += (zeros if c0 is None else c0[d],)
+            step = lstm_step(r[d], rb, None if p is None else p[d], acts[d], clip_fn,
+                             input_forget, hidden)
+        elif kind == "GRU":
+            step = gru_step(r[d], rb, acts[d], clip_fn, linear_before_reset, hidden)
+        else:
+            step = rnn_step(r[d], rb, acts[d], clip_fn)
+        y, state = scan_direction(xw, state, step, direction == "reverse" or d == 1, lens)
+        ys.append(y)
+        finals.append(state)
+    y = torch.stack(ys, 1)
+    outs = [y.permute(2, 0, 1, 3) if layout else y]
+    for k in range(len(finals[0])):  # Y_h, then Y_c
+        s = torch.stack([f[k] for f in finals])
+        outs.append(s.transpose(0, 1) if layout else s)
+    return tuple(outs)
+
+
+@onnx_op("LSTM", multi_output=True)
+def onnx_lstm(x, w, r, b=None, lens=None, h0=None, c0=None, p=None, /, *,
+              activation_alpha=None, activation_beta=None, activations=None, clip=None,
+              direction="forward", hidden_size=None, input_forget=0, layout=0):
+    return recurrent("LSTM", x, w, r, b, lens, h0, c0, p, activations, activation_alpha,
+                     activation_beta, clip, direction, layout, input_forget=input_forget)
+
+
+@onnx_op("GRU", multi_output=True)
+def onnx_gru(x, w, r, b=None, lens=None, h0=None, /, *, activation_alpha=None,
+             activation_beta=None, activations=None, clip=None, direction="forward",
+             hidden_size=None, layout=0, linear_before_reset=0):
+    return recurrent("GRU", x, w, r, b, lens, h0, None, None, activations, activation_alpha,
+                     activation_beta, clip, direction, layout,
+                     linear_before_reset=linear_before_reset)
+
+
+@onnx_op("RNN", multi_output=True)
+def onnx_rnn(x, w, r, b=None, lens=None, h0=None, /, *, activation_alpha=None,
+             activation_beta=None, activations=None, clip=None, direction="forward",
+             hidden_size=None, layout=0):
+    return recurrent("RNN", x, w, r, b, lens, h0, None, None, activations, activation_alpha,
+                     activation_beta, clip, direction, layout)
+
+
+# -- control flow (If, Loop, Scan) -----------------------------------------------------------------
+def stacked(parts, first):
+    """Per-iteration values stacked on a new axis 0; for zero iterations an empty tensor
+    shaped like ``first`` (the body's output on a trial run, or None when unknown)."""
+    if parts:
+        return torch.stack(parts)
+    if first is None:
+        return torch.zeros(0)
+    return first.new_zeros((0,) + tuple(first.shape))
+
+
+@onnx_op("If", multi_output=True)
+def onnx_if(cond, /, *, then_branch, else_branch):
+    return tuple((then_branch if bool(cond) else else_branch)())
+
+
+@onnx_op("Loop", multi_output=True)
+def onnx_loop(trip=None, cond=None, /, *carried, body):
+    """ONNX Loop: the body maps (i, cond, carried...) to (cond, carried..., scan outputs...)
+    and runs while i < trip (when given) and cond. The body's cond is obeyed even with no cond
+    input, as onnxruntime does."""
+    trip = None if trip is None else int(trip)
+    going = True if cond is None else bool(cond)
+    n = len(carried)
+    carried = list(carried)
+    scans = None
+    i = 0
+    while going and (trip is None or i < trip):
+        outs = body(torch.tensor(i, dtype=torch.int64), torch.tensor(going), *carried)
+        going = bool(outs[0])
+        carried = list(outs[1:1 + n])
+        scans = [[] for _ in outs[1 + n:]] if scans is None else scans
+        for parts, t in zip(scans, outs[1 + n:]):
+            parts.append(t)
+        i += 1
+    if scans is None:  # no iteration: a trial run gives the scan outputs' shapes and types
+        try:
+            trial = body(torch.tensor(0, dtype=torch.int64), torch.tensor(True), *carried)
+        except Exception:  # noqa: BLE001 - a body that fails on a trial run: shapes unknown
+            return tuple(carried)
+        return tuple(carried + [stacked([], t) for t in trial[1 + n:]])
+    return tuple(carried + [stacked(parts, None) for parts in scans])
+
+
+@onnx_op("Scan", multi_output=True)
+def onnx_scan(*ins, body, num_scan_inputs, scan_input_axes=None, scan_input_directions=None,
+              scan_output_axes=None, scan_output_directions=None):
+    """ONNX Scan (opset 9+): inputs (states..., scan inputs...); the body maps (states...,
+    one slice of each scan input) to (states..., one slice of each scan output)."""
+    m = num_scan_inputs
+    if ins and ins[0] is None:  # opset 8's sequence_lens
+        raise NotImplementedError("Scan: the opset-8 form (batched, sequence_lens) is not run")
+    states, xs = list(ins[:len(ins) - m]), ins[len(ins) - m:]
+    in_axes = [a % x.dim() for a, x in zip(scan_input_axes or [0] * m, xs)]
+    in_dirs = scan_input_directions or [0] * m
+    length = xs[0].shape[in_axes[0]]
+    parts = None
+    for t in range(length):
+        slices = [x.select(a, length - 1 - t if rev else t)
+                  for x, a, rev in zip(xs, in_axes, in_dirs)]
+        outs = body(*states, *slices)
+        states = list(outs[:len(states)])
+        parts = [[] for _ in outs[len(states):]] if parts is None else parts
+        for p, o in zip(parts, outs[len(states):]):
+            p.append(o)
+    k = len(parts) if parts is not None else len(scan_output_axes or [])
+    parts = parts if parts is not None else [[] for _ in range(k)]
+    out_axes = scan_output_axes or [0] * k
+    out_dirs = scan_output_directions or [0] * k
+    results = []
+    for p, axis, rev in zip(parts, out_axes, out_dirs):
+        out = stacked(p[::-1] if rev else p, None)
+        results.append(out.movedim(0, axis % out.dim()))
+    return tuple(states + results)
