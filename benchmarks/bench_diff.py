@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -25,15 +24,7 @@ import onnx  # noqa: E402
 import graphscope  # noqa: E402
 from tests.zoo import diff_models as dm  # noqa: E402
 from tests.zoo.onnx_models import chain  # noqa: E402
-
-
-def best_of(fn, repeat=3):
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), result
+from timing import best_of  # noqa: E402
 
 
 def pair_files(n: int, tmp: Path):

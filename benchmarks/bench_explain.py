@@ -4,7 +4,6 @@ Usage: python benchmarks/bench_explain.py"""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -16,28 +15,20 @@ import graphscope  # noqa: E402
 from graphscope.explain.api import Explainer  # noqa: E402
 from graphscope.explain.methods import run  # noqa: E402
 from tests.zoo.onnx_models import small_resnet  # noqa: E402
-
-
-def timed(fn, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+from timing import best_of  # noqa: E402
 
 
 def main():
     graph = graphscope.load(small_resnet(batch=1, size=64))
     ex = Explainer(graph)
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype("float32"))
-    base = timed(lambda: ex.input_grad(x, 0))
+    base, _ = best_of(lambda: ex.input_grad(x, 0))
     print(f"small ResNet 64x64: one forward+backward {base * 1000:.1f} ms")
     for method, opts in [("saliency", {}), ("deconvnet", {}), ("guided-backprop", {}),
                          ("integrated-gradients", {"steps": 64}), ("smoothgrad", {"samples": 25}),
                          ("cam", {}), ("gradcam", {}), ("gradcam++", {}),
                          ("maximize", {"iterations": 50})]:
-        t = timed(lambda: run(ex, method, x, 0, None, **opts), 1)
+        t, _ = best_of(lambda: run(ex, method, x, 0, None, **opts), 1)
         print(f"{method:22s} {t * 1000:8.1f} ms   x{t / base:6.1f} of forward+backward")
 
 

@@ -26,15 +26,7 @@ import onnx  # noqa: E402
 import graphscope  # noqa: E402
 from graphscope.summary import summary_table  # noqa: E402
 from tests.zoo.onnx_models import chain  # noqa: E402
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), result
+from timing import best_of  # noqa: E402
 
 
 def floor(path):

@@ -6,10 +6,8 @@ Usage: python benchmarks/bench_startup.py [--repeat 7] [--nodes 500]
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,15 +16,7 @@ sys.path.insert(0, str(ROOT))
 import onnx  # noqa: E402
 
 from tests.zoo.onnx_models import chain  # noqa: E402
-
-
-def best_of(cmd: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
-        times.append(time.perf_counter() - started)
-    return min(times)
+from timing import best_process  # noqa: E402
 
 
 def main() -> int:
@@ -45,7 +35,7 @@ def main() -> int:
                                                           str(model)],
             "python -c 'import torch' (for scale)": [py, "-c", "import torch"],
         }
-        results = {name: best_of(cmd, args.repeat) for name, cmd in cases.items()}
+        results = {name: best_process(cmd, args.repeat, ROOT)[0] for name, cmd in cases.items()}
     base = results["python -c 'import onnx' (baseline)"]
     for name, t in results.items():
         print(f"{name:42s} {t:6.3f} s  {t / base:5.2f}x import onnx")

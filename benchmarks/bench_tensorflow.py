@@ -14,35 +14,23 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import best_process  # noqa: E402
 
 
 CPU = {}  # command label -> best CPU seconds (user + sys, the process and its children)
 
 
 def timed(cmd, repeat):
-    """Best wall time of ``repeat`` fresh processes; the best CPU time goes to CPU (on a
-    shared machine wall time mostly measures the other processes)."""
-    import resource
-    best = cpu_best = None
-    for _ in range(repeat):
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
-        dt = time.perf_counter() - t
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-        best = dt if best is None else min(best, dt)
-        cpu_best = cpu if cpu_best is None else min(cpu_best, cpu)
-    CPU[" ".join(map(str, cmd))] = cpu_best
-    return best
+    """Best wall time of ``repeat`` fresh processes; the best CPU time goes to CPU."""
+    wall, CPU[" ".join(map(str, cmd))] = best_process(cmd, repeat, ROOT)
+    return wall
 
 
 def main():
