@@ -101,7 +101,7 @@ function layoutModule() {
     var pos = new Float64Array(total);
     function number(L) { for (var z = 0; z < L.length; z++) pos[L[z]] = z; }
     layers.forEach(number);
-    order(layers, up, down, pos, number, total);
+    order(layers, up, down, pos, number, total, lv.framed);
     var x = place(layers, up, down, vw);
     // ranks: each layer as tall as its tallest box, boxes centred in it
     var rtop = new Float64Array(nl), rbot = new Float64Array(nl), y = head;
@@ -133,8 +133,9 @@ function layoutModule() {
   }
 
   /* ---- ordering: barycentre and median sweeps, the best kept, then transposition ------- */
-  function order(layers, up, down, pos, number, total) {
-    var nl = layers.length, l, it;
+  function order(layers, up, down, pos, number, total, fixedEnds) {
+    // fixedEnds: the port layers (first and last) keep the order of their keys
+    var nl = layers.length, l, it, lo = fixedEnds ? 1 : 0, hi = fixedEnds ? nl - 2 : nl - 1;
     function count() {
       var c = 0;
       for (var z = 0; z + 1 < nl; z++) c += crossings(layers[z], down, pos, layers[z + 1].length + 1);
@@ -168,13 +169,13 @@ function layoutModule() {
     var rounds = total > 20000 ? 4 : 12;
     for (it = 0; it < rounds && best > 0; it++) {
       var median = it >= 4 && it % 4 >= 2;
-      if (it % 2 === 0) for (l = 1; l < nl; l++) sweep(layers[l], up, median);
-      else for (l = nl - 2; l >= 0; l--) sweep(layers[l], down, median);
+      if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median);
+      else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median);
       var c = count();
       if (c < best) { best = c; bestOrd = layers.map(function (L) { return L.slice(); }); }
     }
     for (l = 0; l < nl; l++) { layers[l] = bestOrd[l]; number(layers[l]); }
-    if (best > 0 && total <= 3000) transpose(layers, up, down, pos, number);
+    if (best > 0 && total <= 3000) transpose(layers, up, down, pos, lo, hi);
   }
 
   // crossings among the edges of u and v (u left of v) towards one neighbouring layer
@@ -184,11 +185,11 @@ function layoutModule() {
     return c;
   }
 
-  function transpose(layers, up, down, pos, number) {
+  function transpose(layers, up, down, pos, lo, hi) {
     var improved = true, guard = 0;
     while (improved && guard++ < 8) {
       improved = false;
-      for (var l = 0; l < layers.length; l++) {
+      for (var l = lo; l <= hi; l++) {
         var L = layers[l];
         for (var q = 0; q + 1 < L.length; q++) {
           var u = L[q], v = L[q + 1];
@@ -272,12 +273,18 @@ function layoutModule() {
       while (dep(s) > dep(d)) { up1.push(s); s = parent[s]; }
       while (dep(d) > dep(s)) { up2.push(d); d = parent[d]; }
       while (parent[s] !== parent[d]) { up1.push(s); s = parent[s]; up2.push(d); d = parent[d]; }
-      up1.forEach(function (v) { if (parent[v] !== parent[s]) outs[parent[v] - nb][local[v]] = 1; });
-      up2.forEach(function (v) { if (parent[v] !== parent[d]) ins[parent[v] - nb][local[v]] = 1; });
+      // a port's key: the order of the earliest box that sends through it, so that the
+      // out-ports of one frame and the in-ports of another line up in the same order
+      var key = ORD[e[0]];
+      up1.forEach(function (v) { var o = outs[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
+      up2.forEach(function (v) { var o = ins[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
       var L = parent[s] < 0 ? nf : parent[s] - nb;
       lvEdges[L].push([local[s], local[d]]);
       return {up1: up1, up2: up2, s: s, d: d, L: L};
     });
+    function ports(keys) {  // children with a port, in the order of their keys
+      return Object.keys(keys).map(Number).sort(function (a, b) { return keys[a] - keys[b] || a - b; });
+    }
     // lay out frames bottom-up (deepest first), from the cache when their subtree is unchanged
     var res = new Array(nf + 1), frames = [];
     for (j = 0; j < nf; j++) frames.push(j);
@@ -291,8 +298,7 @@ function layoutModule() {
       var lv = {w: ch.map(function (v) { return v < nb ? W[v] : res[v - nb].W; }),
                 h: ch.map(function (v) { return v < nb ? H[v] : res[v - nb].H; }),
                 ord: ch.map(function (v) { return ORD[v]; }), edges: lvEdges[f],
-                ins: Object.keys(ins[f]).map(Number).sort(function (a, b) { return a - b; }),
-                outs: Object.keys(outs[f]).map(Number).sort(function (a, b) { return a - b; }),
+                ins: ports(ins[f]), outs: ports(outs[f]),
                 framed: f < nf, minW: f < nf && !horiz ? req.frames.minW[f] : 0, head: hd, foot: ft};
       res[f] = level(lv);
       if (key) cache[key] = res[f];

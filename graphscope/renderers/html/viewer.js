@@ -694,16 +694,17 @@ Viewer.prototype.visibleNodes = function () {
 // the top-left corner; a name already taken (a node and a frame of one name) gets 'kind:'
 Viewer.prototype.layoutBoxes = function () {
   var D = this.D, cur = this.cur, lay = cur.lay, out = {}, names = [];
-  function put(name, kind, prefix, r) {
+  function put(name, kind, prefix, r, ns) {
     if (Object.prototype.hasOwnProperty.call(out, name)) name = prefix + ':' + name;
-    out[name] = {x: r[0], y: r[1], w: r[2], h: r[3], kind: kind};
+    out[name] = {x: r[0], y: r[1], w: r[2], h: r[3], kind: kind, ns: D.namespaces[ns][0]};
     return name;
   }
   cur.view.boxes.forEach(function (b, i) {
     var name = b.kind === 'node' ? D.nodes[b.ref][0] : b.kind === 'group' ? D.namespaces[b.ns][0] : D.values[b.ref][0];
-    names.push(put(name, b.kind === 'group' ? 'group' : 'node', b.kind, [lay.x[i] - b.w / 2, lay.y[i] - b.h / 2, b.w, b.h]));
+    var ns = b.kind === 'node' ? D.nodes[b.ref][4] : b.kind === 'group' ? b.ns : 0;
+    names.push(put(name, b.kind === 'group' ? 'group' : 'node', b.kind, [lay.x[i] - b.w / 2, lay.y[i] - b.h / 2, b.w, b.h], ns));
   });
-  cur.view.frames.forEach(function (f, k) { put(D.namespaces[f.ns][0], 'frame', 'frame', lay.frames[k]); });
+  cur.view.frames.forEach(function (f, k) { put(D.namespaces[f.ns][0], 'frame', 'frame', lay.frames[k], f.ns); });
   this.boxNames = names;
   return out;
 };
