@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--atol", type=float, default=1e-5)
     cv.add_argument("--seed", type=int, default=0)
     _add_preprocess_options(cv)
+    _add_dataset_options(cv)
 
     ex = sub.add_parser("explain", help="saliency, integrated gradients, Grad-CAM, ... for "
                         "one prediction")
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--html", metavar="REPORT.html", help="HTML report, one panel per method")
     ex.add_argument("--seed", type=int, default=0)
     _add_preprocess_options(ex)
+    _add_dataset_options(ex)
 
     pr = sub.add_parser("probe", help="run the model and report every layer's activations")
     _add_load_options(pr)
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--backend", choices=("onnxruntime", "torch"), default="onnxruntime",
                     help="run through onnxruntime (default; CUDA when available) or torch")
     _add_preprocess_options(pr)
+    _add_dataset_options(pr, engines=True)
     _add_diff_parser(sub)
     for command in sub.choices.values():  # accepted before or after the subcommand
         _add_global_options(command, on_subcommand=True)
@@ -185,6 +188,11 @@ def _add_preprocess_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", type=float, help="multiply 0..255 pixels by this first")
     g.add_argument("--channel-order", choices=("RGB", "BGR"))
     g.add_argument("--layout", choices=("NCHW", "NHWC"))
+
+
+def _add_dataset_options(p: argparse.ArgumentParser, engines: bool = False) -> None:
+    from .dataset.command import add_dataset_options
+    add_dataset_options(p, engines)
 
 
 def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
@@ -360,6 +368,9 @@ def cmd_convert(args) -> int:
     from .convert import convert
     graph = _load(args)
     _warn(graph)
+    if args.dataset:  # --verify over every input of a dataset
+        from .dataset.command import run_convert
+        return run_convert(args, graph, _preprocess(args, graph))
     with progress.stage("converting" + (" and verifying" if args.verify else "")):
         result = convert(graph, to=args.to, output=args.output, opset=args.opset,
                          verify=args.verify, rtol=args.rtol, atol=args.atol, seed=args.seed,
@@ -392,6 +403,9 @@ def cmd_explain(args) -> int:
     graph = _load(args)
     _warn(graph)
     pre = _preprocess(args, graph)
+    if args.dataset:  # one map per input, and an index page
+        from .dataset.command import run_explain
+        return run_explain(args, graph, pre)
     results = []
     for method in [m.strip() for m in args.method.split(",") if m.strip()]:
         options = {"steps": args.steps} if method == "integrated-gradients" else {}
@@ -419,6 +433,9 @@ def cmd_probe(args) -> int:
     from .runtime.probes import probe
     graph = _load(args)
     _warn(graph)
+    if args.dataset:  # statistics over every input, streamed, locally or on Ray
+        from .dataset.command import run_probe
+        return run_probe(args, graph, _preprocess(args, graph))
     with progress.stage(f"probing with {args.backend}"):
         result = probe(graph, args.input, layers=args.layers,
                        preprocess=_preprocess(args, graph), seed=args.seed, k=args.top_k,
