@@ -303,21 +303,56 @@ function layoutModule() {
       res[f] = level(lv);
       if (key) cache[key] = res[f];
     });
+    // a child frame is drawn mirrored where that uncrosses the routes at its borders: the
+    // order in which they reach the parent's ranks against the order of the frame's ports
+    var votes = {}, mirror = new Uint8Array(N);
+    function vote(G, rx, px) {
+      var v = votes[G] || (votes[G] = {seen: {}, list: []}), k = rx + ':' + px;
+      if (!v.seen[k]) { v.seen[k] = 1; v.list.push([rx, px]); }
+    }
+    function routeOf(G, last, p, out) {  // the route that leaves (enters) frame G at its level
+      var lvl = parent[G] < 0 ? nf : parent[G] - nb;
+      if (!last) return res[lvl].routes[(out ? 'o' : 'i') + local[G]];
+      if (ORD[p.s] > ORD[p.d]) return null;
+      return res[lvl].routes[local[p.s] + ',' + local[p.d]];
+    }
+    plan.forEach(function (p) {
+      var cs = p.up1.concat([p.s]), cd = p.up2.concat([p.d]), j, pts, port;
+      for (j = 1; j < cs.length; j++) {
+        pts = routeOf(cs[j], j === cs.length - 1, p, true);
+        port = res[cs[j] - nb].routes['o' + local[cs[j - 1]]];
+        if (pts && pts.length >= 6 && port) vote(cs[j], pts[4], port[port.length - 2]);
+      }
+      for (j = 1; j < cd.length; j++) {
+        pts = routeOf(cd[j], j === cd.length - 1, p, false);
+        port = res[cd[j] - nb].routes['i' + local[cd[j - 1]]];
+        if (pts && pts.length >= 6 && port) vote(cd[j], pts[pts.length - 6], port[0]);
+      }
+    });
+    Object.keys(votes).forEach(function (G) {
+      var L = votes[G].list, neg = 0, pos = 0;
+      for (var a = 0; a < L.length; a++) for (var b = a + 1; b < L.length; b++) {
+        var t = (L[a][0] - L[b][0]) * (L[a][1] - L[b][1]);
+        if (t < 0) neg++; else if (t > 0) pos++;
+      }
+      mirror[G] = pos < neg ? 1 : 0;
+    });
     // absolute positions, top-down (TB space)
-    var AX = new Float64Array(N), AY = new Float64Array(N);  // top-left corners
-    function placeKids(f, ox, oy) {
+    var AX = new Float64Array(N), AY = new Float64Array(N), FLIP = new Uint8Array(N);
+    function placeKids(f, ox, oy, flip) {
       var r = res[f];
       kids[f].forEach(function (v, q) {
         var w = v < nb ? W[v] : res[v - nb].W, h = v < nb ? H[v] : res[v - nb].H;
-        AX[v] = ox + r.x[q] - w / 2; AY[v] = oy + r.y[q] - h / 2;
-        if (v >= nb) placeKids(v - nb, AX[v], AY[v]);
+        AX[v] = ox + (flip ? r.W - r.x[q] : r.x[q]) - w / 2; AY[v] = oy + r.y[q] - h / 2;
+        if (v >= nb) { FLIP[v] = flip ^ mirror[v]; placeKids(v - nb, AX[v], AY[v], FLIP[v]); }
       });
     }
-    placeKids(nf, 0, 0);
+    placeKids(nf, 0, 0, 0);
     function piece(f, key, back) {  // a level's route in absolute coordinates
       var pts = res[f].routes[key], ox = f < nf ? AX[nb + f] : 0, oy = f < nf ? AY[nb + f] : 0, out = [];
+      var flip = f < nf && FLIP[nb + f], w = res[f].W;
       if (!pts) return out;
-      for (var z = 0; z < pts.length; z += 2) out.push([pts[z] + ox, pts[z + 1] + oy]);
+      for (var z = 0; z < pts.length; z += 2) out.push([(flip ? w - pts[z] : pts[z]) + ox, pts[z + 1] + oy]);
       return back ? out.reverse() : out;
     }
     var paths = plan.map(function (p) {
