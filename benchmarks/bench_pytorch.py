@@ -32,8 +32,14 @@ def best(fn, repeat: int) -> tuple[float, object]:
 
 def startup(repeat: int) -> None:
     """`graphscope info x.pt2` against `python -c "import torch; torch.export.load(x)"`, both
-    as fresh processes (a user's wait), on a tiny Hugging Face BERT saved with
-    torch.export.save; interleaved, best of ``repeat``. The issue asks for <= 1.5x."""
+    as fresh processes (a user's wait), on a tiny Hugging Face BERT; interleaved, best of
+    ``repeat``. The issue asks for <= 1.5x.
+
+    torch.export.load alone cannot read the archive saved the default way in a fresh process
+    (its output class, a transformers ModelOutput, is not registered there: it fails, after
+    doing most of the work), so the baseline loads the same model exported with
+    return_dict=False (a tuple output: the same graph, which torch reads alone); graphscope is
+    timed on both archives."""
     import subprocess
     import tempfile
     try:
@@ -43,23 +49,29 @@ def startup(repeat: int) -> None:
         print("transformers          not installed - start-up comparison skipped")
         return
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "bert.pt2"
-        torch.export.save(torch.export.export(model, inputs, strict=False), str(path))
-        ours = [sys.executable, "-m", "graphscope", "info", str(path)]
-        theirs = [sys.executable, "-c", f"import torch; torch.export.load({str(path)!r})"]
-        t_ours = t_theirs = float("inf")
+        default, plain = Path(d) / "bert.pt2", Path(d) / "bert_tuple.pt2"
+        torch.export.save(torch.export.export(model, inputs, strict=False), str(default))
+        model.config.return_dict = False
+        torch.export.save(torch.export.export(model, inputs, strict=False), str(plain))
+        cmds = {"torch.export.load (tuple output)":
+                [sys.executable, "-c", f"import torch; torch.export.load({str(plain)!r})"],
+                "graphscope info (tuple output)":
+                [sys.executable, "-m", "graphscope", "info", str(plain)],
+                "graphscope info (saved the default way)":
+                [sys.executable, "-m", "graphscope", "info", str(default)]}
+        times = dict.fromkeys(cmds, float("inf"))
         for _ in range(repeat):
-            for cmd, slot in ((theirs, "theirs"), (ours, "ours")):
+            for label, cmd in cmds.items():
                 t = time.perf_counter()
-                subprocess.run(cmd, capture_output=True, check=False)
+                r = subprocess.run(cmd, capture_output=True, check=False)
                 took = time.perf_counter() - t
-                if slot == "ours":
-                    t_ours = min(t_ours, took)
-                else:
-                    t_theirs = min(t_theirs, took)
-    print(f"torch.export.load (process)   {t_theirs:8.3f} s")
-    print(f"graphscope info x.pt2         {t_ours:8.3f} s   ratio: {t_ours / t_theirs:.2f}x "
-          "(target <= 1.5x)")
+                if r.returncode != 0:
+                    print(f"{label}: exit {r.returncode}: {r.stderr.decode()[-300:]}")
+                times[label] = min(times[label], took)
+    base = times["torch.export.load (tuple output)"]
+    for label, took in times.items():
+        print(f"{label:42s} {took:8.3f} s   ratio: {took / base:.2f}x")
+    print("(target: graphscope info <= 1.5x torch.export.load)")
 
 
 def main() -> None:
