@@ -1,0 +1,75 @@
+"""Mergeable statistics equal a one-shot numpy computation over the stacked batches."""
+import numpy as np
+import pytest
+
+from graphscope.dataset.stats import (N_BINS, LayerStats, bin_bounds, bin_counts, bin_order,
+                                      percentiles_from_histogram)
+
+
+def batches(seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in (3, 1, 7, 5, 2, 11):  # uneven batches
+        a = rng.standard_normal((n, 6, 5, 4)).astype(np.float32) * rng.uniform(0.1, 5)
+        a += np.arange(6, dtype=np.float32)[None, :, None, None] * 3 - 4  # per-channel offsets
+        a[:, 2] = np.maximum(a[:, 2], 0)  # a ReLU-like channel with exact zeros
+        a[:, 5] = -np.abs(a[:, 5])        # a channel never positive
+        out.append(a)
+    return out
+
+
+def check_against_numpy(st: LayerStats, stacked: np.ndarray):
+    x = stacked.astype(np.float64)
+    d = st.to_dict()
+    assert d["count"] == x.size and d["samples"] == x.shape[0]
+    assert d["min"] == x.min() and d["max"] == x.max()
+    assert d["mean"] == pytest.approx(x.mean(), rel=1e-6)
+    assert d["std"] == pytest.approx(x.std(), rel=1e-6)
+    assert d["zero_fraction"] == np.count_nonzero(x == 0) / x.size
+    np.testing.assert_allclose(d["channels"]["mean"], x.mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(d["channels"]["std"], x.std(axis=(0, 2, 3)), rtol=1e-6)
+    assert d["channels"]["max"] == x.max(axis=(0, 2, 3)).tolist()
+    assert d["dead_channels"] == int((x.max(axis=(0, 2, 3)) <= 0).sum())
+    assert np.array_equal(st.hist, bin_counts(stacked))
+
+
+def test_update_and_merge_equal_one_shot_numpy():
+    parts = batches()
+    stacked = np.concatenate(parts)
+    whole = LayerStats("v")
+    for a in parts:
+        whole.update(a)
+    check_against_numpy(whole, stacked)
+    left, right = LayerStats("v"), LayerStats("v")  # two workers, merged
+    for a in parts[:2]:
+        left.update(a)
+    for a in parts[2:]:
+        right.update(a)
+    check_against_numpy(left.merge(right), stacked)
+    assert whole.to_dict()["dead_channels"] == 1
+
+
+def test_histogram_bins_agree_with_numpy_histogram():
+    x = np.concatenate([a.ravel() for a in batches(1)])
+    counts = bin_counts(x)
+    lows, highs = bin_bounds()
+    order = [b for b in bin_order() if counts[b]]
+    # numpy's histogram over the positive bins' edges counts the same values in each
+    occupied = [b for b in order if b < N_BINS // 2 and lows[b] > 0]
+    pos = list(range(occupied[0], occupied[-1] + 1))  # every bin between, empty ones too
+    edges = np.array([lows[b] for b in pos] + [highs[pos[-1]]])
+    ref, _ = np.histogram(x[(x >= edges[0]) & (x < edges[-1])].astype(np.float64), bins=edges)
+    assert ref.tolist() == [int(counts[b]) for b in pos]
+    assert counts.sum() == x.size
+
+
+@pytest.mark.parametrize("q", [0.1, 1.0, 50.0, 99.0, 99.9])
+def test_percentiles_fall_in_the_bin_of_the_exact_percentile(q):
+    x = np.concatenate([a.ravel() for a in batches(2)])
+    got = percentiles_from_histogram(bin_counts(x), (q,))[f"p{q:g}"]
+    exact = float(np.percentile(x.astype(np.float64), q))
+    lows, highs = bin_bounds()
+    b = int(np.asarray(exact, np.float32).view(np.uint32) >> 20)
+    lo, hi = sorted((lows[b], highs[b]))
+    width = hi - lo
+    assert lo - width <= got <= hi + width  # within one bin (about 9%) of numpy's
