@@ -100,7 +100,7 @@ def build_tf_module(graph: Graph):
     specs = []
     for v, n in zip(graph.inputs, names):
         try:
-            dtype = tf.as_dtype(v.type.dtype or "float32")
+            dtype = tf_dtype(tf, v.type.dtype or "float32")
         except TypeError:
             raise UnsupportedError(f"input '{v.name}': element type {v.type.dtype} has no "
                                    f"TensorFlow form") from None
@@ -906,18 +906,65 @@ def _identity(tf, node, ins):
     return tf.identity(ins[0])
 
 
+# the float8 types TensorFlow holds and casts (through ml_dtypes); no other float8 / sub-byte
+_FLOAT8 = {17: "float8_e4m3fn", 19: "float8_e5m2"}
+
+
+def tf_dtype(tf, name: str):
+    """A graphscope / ONNX element type name as a TF dtype (TypeError when TF has none)."""
+    f8 = {"float8e4m3fn": "float8_e4m3fn", "float8e5m2": "float8_e5m2"}.get(name, name)
+    if f8.startswith("float8_"):
+        import ml_dtypes
+        return tf.as_dtype(getattr(ml_dtypes, f8))
+    return tf.as_dtype(name)
+
+
+def onnx_tf_dtype(tf, onnx_type: int, what: str):
+    """The TF dtype of an ONNX element type number, or an UnsupportedError naming it."""
+    from ..ir.shapes import ONNX_DTYPES
+    name = ONNX_DTYPES.get(int(onnx_type)) or _FLOAT8.get(int(onnx_type))
+    try:
+        if name is None or name == "string":
+            raise TypeError
+        return tf_dtype(tf, name)
+    except TypeError:
+        raise UnsupportedError(f"{what}: ONNX element type {name or onnx_type} has no "
+                               f"TensorFlow form") from None
+
+
+def cast_to(tf, x, to, saturate: bool = True):
+    """tf.cast with ONNX's rules for float8: saturate clamps to the largest finite value (NaN
+    stays), otherwise e4m3fn overflows to NaN and e5m2 to infinity; float8 values pass
+    through float32 (TF casts them to and from float32 only)."""
+    if x.dtype == to:
+        return x
+    if "float8" in to.name and x.dtype.is_floating:
+        big = float(to.max)
+        x = tf.cast(x, tf.float32)
+        over = tf.abs(x) > big
+        if saturate:
+            x = tf.where(over, tf.sign(x) * big, x)
+        elif "e5m2" in to.name:
+            x = tf.where(over, x * np.inf, x)
+        else:
+            x = tf.where(over, tf.fill(tf.shape(x), np.float32(np.nan)), x)
+        return tf.cast(x, to)
+    if "float8" in x.dtype.name:
+        x = tf.cast(x, tf.float32)
+    if "float8" in to.name:
+        return tf.cast(tf.cast(x, tf.float32), to)
+    return tf.cast(x, to)
+
+
 @op("Cast")
 def _cast(tf, node, ins):
-    from ..ir.shapes import ONNX_DTYPES
-    to = ONNX_DTYPES.get(int(node.attrs["to"]))
-    if to is None or to == "string":
-        raise UnsupportedError(f"Cast to ONNX type {node.attrs['to']}")
-    return tf.cast(ins[0], tf.as_dtype(to))
+    to = onnx_tf_dtype(tf, node.attrs["to"], "Cast")
+    return cast_to(tf, ins[0], to, bool(_a(node, "saturate", 1)))
 
 
 @op("CastLike")
 def _cast_like(tf, node, ins):
-    return tf.cast(ins[0], ins[1].dtype)
+    return cast_to(tf, ins[0], ins[1].dtype, bool(_a(node, "saturate", 1)))
 
 
 # -- shape and tensor manipulation -----------------------------------------------------------

@@ -11,17 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError
-from ..ir.shapes import ONNX_DTYPES, norm_axis
-from .to_tf import _a, _dims, _has, _rank, _static, op
+from ..ir.shapes import norm_axis
+from .to_tf import _a, _dims, _has, _rank, _static, cast_to, onnx_tf_dtype, op
 
 
 def _tf_dtype(tf, onnx_type: int, what: str):
-    name = ONNX_DTYPES.get(int(onnx_type))
-    try:
-        return tf.as_dtype(name)
-    except TypeError:
-        raise UnsupportedError(f"{what}: ONNX element type {name or onnx_type} has no "
-                               f"TensorFlow form") from None
+    return onnx_tf_dtype(tf, onnx_type, what)
 
 
 def _scalar(tf, node, ins, i, dtype=None):
@@ -351,9 +346,14 @@ def _quantize(tf, node, ins):
         dtype = _tf_dtype(tf, node.attrs["output_dtype"], "QuantizeLinear")
     else:
         dtype = tf.uint8
+    s = tf.cast(_per_axis(tf, node, scale, x, axis, block), tf.float32)
+    if "float8" in dtype.name:  # x / scale + zero point, cast (saturating by default)
+        q = tf.cast(x, tf.float32) / s
+        if _has(ins, 2):
+            q = q + tf.cast(_per_axis(tf, node, ins[2], x, axis, block), tf.float32)
+        return cast_to(tf, q, dtype, bool(_a(node, "saturate", 1)))
     if dtype.name not in _INT_RANGES:
         raise UnsupportedError(f"QuantizeLinear to {dtype.name}")
-    s = tf.cast(_per_axis(tf, node, scale, x, axis, block), tf.float32)
     q = tf.round(tf.cast(x, tf.float32) / s)  # half to even, as ONNX
     if _has(ins, 2):
         q = q + tf.cast(_per_axis(tf, node, ins[2], x, axis, block), tf.float32)

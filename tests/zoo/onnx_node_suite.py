@@ -51,6 +51,9 @@ TORCH_CANNOT_OPS = {
 TORCH_CANNOT_DOMAINS = {"ai.onnx.ml", "ai.onnx.preview.training"}
 # element types with no torch arithmetic (sub-byte integers and floats, strings)
 TORCH_CANNOT_DTYPES = {"int4", "uint4", "int2", "uint2", "float4_e2m1fn", "str", "object"}
+# the TF converter's scope: the ops the torch backend covers (above), less the element types
+# TensorFlow has no casts or arithmetic for (it holds float8 e4m3fn / e5m2 only)
+TF_CANNOT_DTYPES = {"float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu"}
 ULPS = 2  # low-precision rounding within this many units in the last place is not wrong
 
 
@@ -79,6 +82,16 @@ class Case:
             kind = "str" if a.dtype.kind in "OSU" else str(a.dtype)
             if kind in TORCH_CANNOT_DTYPES:
                 return f"dtype {kind}"
+        return ""
+
+    def tf_cannot(self) -> str:
+        """Why the TF converter's column leaves this case out ('' when in scope)."""
+        why = self.torch_cannot()
+        if why:
+            return why
+        for a in self.inputs + self.outputs:
+            if str(a.dtype) in TF_CANNOT_DTYPES:
+                return f"dtype {a.dtype} (TensorFlow has no casts for it)"
         return ""
 
 
