@@ -69,6 +69,8 @@ class Loader:
         return np.asarray(arr, dtype=self.dtype)
 
     def _array(self, item: Item) -> np.ndarray:
+        if isinstance(item.key, int) and item.path.lower().endswith(".npy"):
+            return self._npy_row(item)
         f = self._open.get(item.path)
         if f is None:
             try:
@@ -87,6 +89,36 @@ class Loader:
             return np.asarray(f if item.key is None else f[item.key])
         except (KeyError, IndexError, ValueError) as exc:
             raise ParseError(f"cannot read entry {item.key!r} ({exc})", file=item.path) from None
+
+
+    def _npy_row(self, item: Item) -> np.ndarray:
+        """Row ``key`` of a .npy file, read with one seek (a memory map would keep every row
+        read so far resident, growing with the dataset)."""
+        entry = self._open.get(item.path)
+        if entry is None:
+            try:
+                f = open(item.path, "rb")
+                fmt = np.lib.format
+                version = fmt.read_magic(f)
+                read = fmt.read_array_header_1_0 if version == (1, 0) else \
+                    fmt.read_array_header_2_0
+                shape, fortran, dtype = read(f)
+            except (ValueError, OSError) as exc:
+                raise ParseError(f"not a readable .npy array ({exc})", file=item.path) from None
+            if fortran or dtype.hasobject:
+                raise ParseError("a .npy dataset must be a C-ordered numeric array",
+                                 file=item.path)
+            entry = self._open[item.path] = (f, f.tell(), shape, dtype)
+        f, offset, shape, dtype = entry
+        if not 0 <= item.key < shape[0]:
+            raise ParseError(f"row {item.key} is past the end ({shape[0]} rows)",
+                             file=item.path)
+        count = int(np.prod(shape[1:], dtype=np.int64))
+        f.seek(offset + item.key * count * dtype.itemsize)
+        data = f.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise ParseError(f"the file ends inside row {item.key}", file=item.path)
+        return np.frombuffer(data, dtype=dtype).reshape(shape[1:])
 
 
 def loader_for(graph, preprocess: Preprocess | None = None) -> Loader:
