@@ -15,6 +15,7 @@ the viewer version before the compound layout (git `--before`, default b3afc44) 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -59,8 +60,8 @@ def open_view(browser, path: Path) -> dict:
     page.goto(path.as_uri(), wait_until="commit")
     page.evaluate(READY)
     ready = time.perf_counter() - start
-    boxes = page.evaluate("window.graphscope.boxes()")
-    edges = page.evaluate("window.graphscope.edges()")
+    boxes = json.loads(page.evaluate("JSON.stringify(window.graphscope.boxes())"))
+    edges = json.loads(page.evaluate("JSON.stringify(window.graphscope.edges())"))
     ctx.close()
     return {"ready": ready, "boxes": boxes, "edges": edges}
 

@@ -26,13 +26,14 @@ def box_problems(boxes: dict) -> list[str]:
     ns = [boxes[n]["ns"] for n in names]
     is_frame = np.array([boxes[n]["kind"] == "frame" for n in names])
     problems = []
-    for i in range(len(names)):  # every pair, vectorised against the later boxes
-        j = np.arange(i + 1, len(names))
+    by_y = np.argsort(r[:, 1], kind="stable")  # sweep down: only boxes that meet in y
+    ys = r[by_y, 1]
+    for q, i in enumerate(by_y):
+        j = by_y[q + 1:np.searchsorted(ys, r[i, 3] - EPS, side="left")]
         ov = ((np.minimum(r[i, 2], r[j, 2]) - np.maximum(r[i, 0], r[j, 0]) > EPS)
               & (np.minimum(r[i, 3], r[j, 3]) - np.maximum(r[i, 1], r[j, 1]) > EPS))
         for k in j[ov]:
-            if any(boxes[names[a]]["kind"] == "frame" and inside_ns(ns[b], ns[a])
-                   for a, b in ((i, k), (k, i))):
+            if any(is_frame[a] and inside_ns(ns[b], ns[a]) for a, b in ((i, k), (k, i))):
                 continue  # nested: a frame and what its namespace holds (checked below)
             problems.append(f"overlap: {names[i]!r} and {names[k]!r}")
     frame_of = {ns[f]: f for f in frames}

@@ -13,7 +13,7 @@
 function layoutModule() {
   var NODESEP = 24, RANKSEP = 44, DUMMY_W = 8, PORT_W = 8;
   var PAD = 14, HEAD = 24, FOOT = 12;  // frame padding: sides, rank start (label), rank end
-  var cache = {};
+  var cache = {}, mirrored = {};
 
   /* ---- crossings between two adjacent layers (accumulator tree, Barth et al.) -------- */
   function crossings(L, nb, pos, nUpper) {
@@ -335,7 +335,11 @@ function layoutModule() {
         var t = (L[a][0] - L[b][0]) * (L[a][1] - L[b][1]);
         if (t < 0) neg++; else if (t > 0) pos++;
       }
-      mirror[G] = pos < neg ? 1 : 0;
+      // decided once per frame layout and kept, so that a frame does not flip when
+      // something else expands
+      var key = rd + '|' + req.frames.key[G - nb];
+      if (!(key in mirrored)) mirrored[key] = pos < neg ? 1 : 0;
+      mirror[G] = mirrored[key];
     });
     // absolute positions, top-down (TB space)
     var AX = new Float64Array(N), AY = new Float64Array(N), FLIP = new Uint8Array(N);
