@@ -417,9 +417,13 @@ def _conv_transpose(tf, node, ins):
                                dilations=[1] + dil + [1])
           for a, b in zip(tf.split(xh, group, axis=-1), tf.split(wt, group, axis=-1))]
     y = ys[0] if group == 1 else tf.concat(ys, axis=-1)
-    # output_padding adds rows no input reaches (zeros, then bias); pads crop the full output
-    y = _pad_spatial_nhwc(tf, y, [0] * n, out_pad)
-    index = [slice(None)] + [slice(pads[i], f + op_ - pads[n + i])
+    # output_padding adds rows no input reaches (zeros, then bias); pads crop the full output,
+    # negative pads (an output_shape larger than the full output) add zero rows
+    grow_b = [max(0, -p) for p in pads[:n]]
+    grow_e = [max(0, -p) for p in pads[n:]]
+    y = _pad_spatial_nhwc(tf, y, grow_b, [o + g for o, g in zip(out_pad, grow_e)])
+    index = [slice(None)] + [slice(max(0, pads[i]), grow_b[i] + f + op_ + grow_e[i]
+                                   - max(0, pads[n + i]))
                              for i, (f, op_) in enumerate(zip(full, out_pad))] + [slice(None)]
     y = y[tuple(index)]
     if _has(ins, 2):
@@ -594,6 +598,14 @@ def _per_channel(tf, p, rank):
 def _bn(tf, node, ins):
     x, scale, bias, mean, var = ins[:5]
     r = _rank(node, x)
+    if _a(node, "training_mode", 0):  # batch statistics; running stats updated by momentum
+        axes = [0] + list(range(2, r))
+        cur_mean, cur_var = tf.nn.moments(x, axes=axes)
+        eps = float(_a(node, "epsilon", 1e-5))
+        y = (x - _per_channel(tf, cur_mean, r)) * _per_channel(tf, tf.math.rsqrt(cur_var + eps), r)
+        y = y * _per_channel(tf, scale, r) + _per_channel(tf, bias, r)
+        m = float(_a(node, "momentum", 0.9))
+        return [y, mean * m + cur_mean * (1 - m), var * m + cur_var * (1 - m)][:len(node.outputs)]
     k = scale * tf.math.rsqrt(var + float(_a(node, "epsilon", 1e-5)))
     return x * _per_channel(tf, k, r) + _per_channel(tf, bias - mean * k, r)
 
@@ -875,6 +887,8 @@ for _op_name, _fn in {
 @op("Mod")
 def _mod(tf, node, ins):
     a, b = ins
+    if a.dtype in (tf.float16, tf.bfloat16):  # no CPU kernels: compute in float32
+        return tf.cast(_mod(tf, node, [tf.cast(a, tf.float32), tf.cast(b, tf.float32)]), a.dtype)
     if _a(node, "fmod", 0):
         return tf.truncatemod(a, b)  # C fmod: the dividend's sign
     return tf.math.floormod(a, b)  # Python %: the divisor's sign
@@ -1413,7 +1427,8 @@ def _space_to_depth(tf, node, ins):
     bs = int(node.attrs["blocksize"])
     n, c, h, w = _dims(tf, x)
     y = tf.reshape(x, _shape_vector(tf, [n, c, h // bs, bs, w // bs, bs]))
-    y = tf.transpose(y, [0, 3, 5, 1, 2, 4])
+    crd = _a(node, "mode", "DCR") == "CRD"  # channels stay outermost in CRD
+    y = tf.transpose(y, [0, 1, 3, 5, 2, 4] if crd else [0, 3, 5, 1, 2, 4])
     return tf.reshape(y, _shape_vector(tf, [n, c * bs * bs, h // bs, w // bs]))
 
 

@@ -592,3 +592,134 @@ def _rotary(tf, node, ins):
     if three_d:
         return tf.reshape(y, tf.concat([tf.shape(y)[:2], [-1]], 0))
     return tf.transpose(y, [0, 2, 1, 3])
+
+
+@op("GridSample")
+def _grid_sample(tf, node, ins):
+    """Sample x [N, C, *D] at grid [N, *O, n] (normalised coordinates, innermost spatial axis
+    first), as ONNX's reference: nearest (half to even), linear or cubic taps per axis,
+    padding zeros / border / reflection, corners aligned or not."""
+    x, grid = ins
+    nd = _rank(node, x) - 2
+    mode = _a(node, "mode", "linear")
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    padding = _a(node, "padding_mode", "zeros")
+    align = bool(_a(node, "align_corners", 0))
+    dims = [tf.cast(d, tf.float32) for d in tf.unstack(tf.shape(x)[2:], num=nd)]
+    dims_i = tf.unstack(tf.shape(x, out_type=tf.int64)[2:], num=nd)
+    g = tf.cast(grid, tf.float32)
+    coords, lows, highs = [], [], []
+    for i in range(nd):
+        v, d = g[..., nd - 1 - i], dims[i]
+        v = (v + 1) / 2 * (d - 1) if align else ((v + 1) * d - 1) / 2
+        lo, hi = (0.0, d - 1) if align else (-0.5, d - 0.5)
+        if mode == "nearest":
+            v = tf.round(v)  # half to even
+        outside = (v < lo) | (v > hi)
+        if padding == "border":
+            v = tf.where(outside, tf.clip_by_value(v, 0.0, d - 1), v)
+        elif padding == "reflection":
+            v = tf.where(outside, _reflect(tf, v, lo, hi), v)
+        coords.append(v)
+        lows.append(lo)
+        highs.append(hi)
+    if mode == "nearest":
+        taps = [[(tf.cast(c, tf.int64), None)] for c in coords]
+    elif mode in ("linear", "cubic"):
+        taps = []
+        for c in coords:
+            base = tf.floor(c)
+            t = c - base
+            b = tf.cast(base, tf.int64)
+            if mode == "linear":
+                taps.append([(b, 1 - t), (b + 1, t)])
+            else:
+                w = _keys_cubic(t)
+                taps.append([(b + k - 1, w[k]) for k in range(4)])
+    else:
+        raise UnsupportedError(f"GridSample mode '{mode}'")
+    n, c = tf.shape(x)[0], tf.shape(x)[1]
+    flat_x = tf.reshape(x, tf.stack([n, c, -1]))
+    out_shape = tf.shape(grid)[1:-1]
+    y = None
+    for combo in _product(taps):
+        flat = tf.zeros([], tf.int64)
+        weight = None
+        valid = None
+        for i, (idx, w) in enumerate(combo):
+            d = dims_i[i]
+            if padding == "zeros":
+                ok = (idx >= 0) & (idx < d)
+                valid = ok if valid is None else valid & ok
+                idx = tf.clip_by_value(idx, 0, d - 1)
+            elif padding == "border":
+                idx = tf.clip_by_value(idx, 0, d - 1)
+            else:
+                idx = tf.cast(_reflect(tf, tf.cast(idx, tf.float32), lows[i], highs[i]),
+                              tf.int64)
+                idx = tf.clip_by_value(idx, 0, d - 1)
+            flat = flat * d + idx
+            if w is not None:
+                weight = w if weight is None else weight * w
+        vals = tf.gather(flat_x, tf.reshape(flat, tf.stack([n, -1])), axis=2, batch_dims=1)
+        scale = tf.ones_like(flat, tf.float32) if weight is None else weight
+        if valid is not None:
+            scale = tf.where(valid, scale, tf.zeros_like(scale))
+        term = vals * tf.cast(tf.reshape(scale, tf.stack([n, 1, -1])), x.dtype)
+        y = term if y is None else y + term
+    return tf.reshape(y, tf.concat([tf.stack([n, c]), out_shape], 0))
+
+
+def _product(lists):
+    out = [[]]
+    for options in lists:
+        out = [prev + [o] for prev in out for o in options]
+    return out
+
+
+def _reflect(tf, v, lo, hi):
+    """Reflect v by the nearer border until it lies within [lo, hi]."""
+    rng = hi - lo
+    below, above = lo - v, v - hi
+    dx = tf.where(v < lo, below, above)
+    k = tf.floor(dx / rng)
+    rem = dx - k * rng
+    even = tf.equal(tf.math.floormod(k, 2.0), 0.0)
+    low_side = tf.where(even, lo + rem, hi - rem)
+    high_side = tf.where(even, hi - rem, lo + rem)
+    return tf.where(v < lo, low_side, tf.where(v > hi, high_side, v))
+
+
+def _keys_cubic(t, a=-0.75):
+    """The four cubic-convolution weights for taps at -1, 0, 1, 2 from fraction t."""
+    return [((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+            ((a + 2) * t - (a + 3)) * t * t + 1,
+            ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+            ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a]
+
+
+@op("AffineGrid")
+def _affine_grid(tf, node, ins):
+    """Normalised sampling coordinates [N, *size, n] of theta [N, n, n+1] applied to the
+    base grid (innermost axis first; corners aligned or cell centres)."""
+    theta, size = ins
+    nd = theta.shape[1]
+    if nd is None:
+        raise UnsupportedError("AffineGrid needs a static theta shape")
+    size = tf.cast(tf.reshape(size, [-1]), tf.int64)
+    spatial = [size[2 + i] for i in range(nd)]
+    align = bool(_a(node, "align_corners", 0))
+    axes = []
+    for d in spatial:
+        step = tf.cast(tf.range(d), theta.dtype)
+        df = tf.cast(d, theta.dtype)
+        if align:
+            v = tf.where(df > 1, -1 + 2 * step / tf.maximum(df - 1, 1), tf.zeros_like(step))
+        else:
+            v = (2 * step + 1) / df - 1
+        axes.append(v)
+    mesh = tf.meshgrid(*axes, indexing="ij")  # spatial order (z), y, x
+    base = tf.stack(list(reversed(mesh)) + [tf.ones_like(mesh[0])], -1)  # x, y, (z), 1
+    flat = tf.reshape(base, [-1, nd + 1])
+    out = tf.einsum("pk,njk->npj", flat, theta)
+    return tf.reshape(out, tf.concat([size[:1], tf.stack(spatial), [nd]], 0))
