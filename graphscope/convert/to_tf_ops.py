@@ -723,3 +723,105 @@ def _affine_grid(tf, node, ins):
     flat = tf.reshape(base, [-1, nd + 1])
     out = tf.einsum("pk,njk->npj", flat, theta)
     return tf.reshape(out, tf.concat([size[:1], tf.stack(spatial), [nd]], 0))
+
+
+@op("NonMaxSuppression")
+def _nms(tf, node, ins):
+    """[selected, 3] rows (batch, class, box) per batch and class, in score order; a box is
+    dropped when its score is at most score_threshold or its IOU with a kept box exceeds
+    iou_threshold (TF's non_max_suppression uses the same strict comparisons)."""
+    boxes, scores = ins[0], ins[1]
+    nb, nc = boxes.shape[0], scores.shape[1]
+    if nb is None or nc is None:
+        raise UnsupportedError("NonMaxSuppression needs static batch and class counts")
+    limit = tf.cast(tf.reshape(ins[2], []), tf.int32) if _has(ins, 2) else 0
+    iou = tf.cast(tf.reshape(ins[3], []), tf.float32) if _has(ins, 3) else 0.0
+    floor = tf.cast(tf.reshape(ins[4], []), tf.float32) if _has(ins, 4) else float("-inf")
+    rows = []
+    for b in range(nb):
+        box = tf.cast(boxes[b], tf.float32)
+        if _a(node, "center_point_box", 0):  # (x, y, w, h) -> (y1, x1, y2, x2)
+            xy, wh = box[:, :2], box[:, 2:]
+            box = tf.gather(tf.concat([xy - wh / 2, xy + wh / 2], 1), [1, 0, 3, 2], axis=1)
+        for c in range(nc):
+            keep = tf.image.non_max_suppression(box, tf.cast(scores[b, c], tf.float32), limit,
+                                                iou, floor)
+            keep = tf.cast(keep, tf.int64)
+            fixed = tf.broadcast_to(tf.constant([[b, c]], tf.int64), tf.stack([tf.size(keep), 2]))
+            rows.append(tf.concat([fixed, keep[:, None]], 1))
+    return tf.concat(rows, 0)
+
+
+@op("CausalConvWithState")
+def _causal_conv(tf, node, ins):
+    """Depthwise causal 1-D convolution over [B, C, L] with the last k-1 steps of the past
+    (zeros without one) in front; outputs y (optionally SiLU) and the new state."""
+    x, w = ins[0], ins[1]
+    k = w.shape[2]
+    if k is None:
+        raise UnsupportedError("CausalConvWithState needs a static kernel size")
+    if _has(ins, 3):
+        past = ins[3]
+    else:
+        past = tf.zeros(tf.concat([tf.shape(x)[:2], [k - 1]], 0), x.dtype)
+    padded = tf.concat([past, x], 2)
+    length = tf.shape(x)[2]
+    y = None
+    for j in range(k):
+        term = padded[:, :, j:j + length] * w[None, :, 0, j:j + 1]
+        y = term if y is None else y + term
+    if _has(ins, 2):
+        y = y + ins[2][None, :, None]
+    if _a(node, "activation", "none") in ("silu", "swish"):
+        yf = tf.cast(y, tf.float32)
+        y = tf.cast(yf * tf.math.sigmoid(yf), x.dtype)
+    state = padded[:, :, tf.shape(padded)[2] - (k - 1):]
+    return [y, state][:len(node.outputs)]
+
+
+@op("LinearAttention")
+def _linear_attention(tf, node, ins):
+    """Recurrent linear attention over time (ONNX's reference): a [B, H_kv, d_k, d_v] state,
+    decayed by exp(decay) when gated, delta-corrected by beta, read by each query."""
+    q, k, v = ins[:3]
+    hq, hkv = int(node.attrs["q_num_heads"]), int(node.attrs["kv_num_heads"])
+    rule = _a(node, "update_rule", "gated_delta")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    out_dtype = q.dtype
+
+    def heads(t, h):  # [B, T, H*D] -> [T, B, H, D] (time first, for the scan)
+        shape = tf.concat([tf.shape(t)[:2], [h, -1]], 0)
+        return tf.transpose(tf.reshape(tf.cast(t, tf.float32), shape), [1, 0, 2, 3])
+    q4, k4, v4 = heads(q, hq), heads(k, hkv), heads(v, hkv)
+    d_k, d_v = q.shape[-1] // hq, v.shape[-1] // hkv
+    b = tf.shape(q)[0]
+    zeros_t = tf.zeros_like(k4[..., :1])
+    g4 = heads(ins[4], hkv) if gating else zeros_t
+    beta4 = heads(ins[5], ins[5].shape[-1]) if delta else zeros_t
+    if _has(ins, 3):
+        state_dtype = ins[3].dtype
+        state0 = tf.cast(ins[3], tf.float32)
+    else:
+        state_dtype = out_dtype
+        state0 = tf.zeros(tf.stack([b, hkv, d_k, d_v]), tf.float32)
+    scale = node.attrs.get("scale")
+    scale = 1.0 / np.sqrt(d_k) if not scale else float(scale)
+    group = hq // hkv
+
+    def step(carry, xs):
+        state, _ = carry
+        q_t, k_t, v_t, g_t, beta_t = xs
+        if gating:
+            state = state * tf.exp(g_t)[..., None]
+        if delta:
+            retrieved = tf.einsum("bhdm,bhd->bhm", state, k_t)
+            v_t = beta_t * (v_t - retrieved)
+        state = state + k_t[..., :, None] * v_t[..., None, :]
+        read = tf.repeat(state, group, axis=1) if group > 1 else state
+        return state, scale * tf.einsum("bhd,bhdm->bhm", q_t, read)
+
+    out0 = tf.zeros(tf.stack([b, hq, d_v]), tf.float32)
+    states, outs = tf.scan(step, (q4, k4, v4, g4, beta4), initializer=(state0, out0))
+    y = tf.transpose(outs, [1, 0, 2, 3])  # [B, T, H_q, d_v]
+    y = tf.reshape(y, tf.concat([tf.shape(y)[:2], [hq * d_v]], 0))
+    return [tf.cast(y, out_dtype), tf.cast(states[-1], state_dtype)][:len(node.outputs)]
