@@ -53,7 +53,8 @@ function layoutModule() {
       var rev = ord[s] > ord[d], a = rev ? d : s, b = rev ? s : d, key = a + ',' + b;
       if (seen[key] !== undefined) continue;
       seen[key] = E.length;
-      E.push([a, b]);
+      // with the offsets of the ports it leaves and enters by (a frame's), for the ordering
+      E.push(rev ? [a, b, 0, 0] : [a, b, lv.edges[i][2] || 0, lv.edges[i][3] || 0]);
     }
     var byOrd = [];
     for (i = 0; i < n; i++) byOrd.push(i);
@@ -79,21 +80,27 @@ function layoutModule() {
     for (i = 0; i < n; i++) top = Math.max(top, layer[i]);
     // vertices: children (shifted one layer down when there are ports), ports, dummies
     var shift = lv.framed ? 1 : 0, nl = top + 1 + 2 * shift;
-    var vl = [], vw = [], vh = [], up = [], down = [], chains = [], ckeys = [];
-    for (i = 0; i < n; i++) { vl.push(layer[i] + shift); vw.push(lv.w[i]); vh.push(lv.h[i]); up.push([]); down.push([]); }
-    function vertex(l, w) { vl.push(l); vw.push(w); vh.push(0); up.push([]); down.push([]); return vl.length - 1; }
-    function chain(from, to, key) {
+    var vl = [], vw = [], vh = [], up = [], down = [], upOff = [], downOff = [], chains = [], ckeys = [];
+    function vertex(l, w, h) { vl.push(l); vw.push(w); vh.push(h || 0); up.push([]); down.push([]); upOff.push([]); downOff.push([]); return vl.length - 1; }
+    for (i = 0; i < n; i++) vertex(layer[i] + shift, lv.w[i], lv.h[i]);
+    // an edge as a chain of vertices; offFrom/offTo: where on its ends' borders it meets them
+    // (px from the centre), seen by the neighbours' barycentres as a fraction of a position
+    function chain(from, to, key, offFrom, offTo) {
       var c = [from], span = vl[to] - vl[from] - 1;
       if (span <= 400) for (var z = vl[from] + 1; z < vl[to]; z++) c.push(vertex(z, DUMMY_W));
       c.push(to);
-      for (var z2 = 0; z2 + 1 < c.length; z2++) { down[c[z2]].push(c[z2 + 1]); up[c[z2 + 1]].push(c[z2]); }
+      var of = 0.8 * (offFrom || 0) / vw[from], ot = 0.8 * (offTo || 0) / vw[to];
+      for (var z2 = 0; z2 + 1 < c.length; z2++) {
+        down[c[z2]].push(c[z2 + 1]); downOff[c[z2]].push(z2 + 2 === c.length ? ot : 0);
+        up[c[z2 + 1]].push(c[z2]); upOff[c[z2 + 1]].push(z2 === 0 ? of : 0);
+      }
       chains.push(c); ckeys.push(key);
     }
     if (lv.framed) {
-      lv.ins.forEach(function (c) { chain(vertex(0, PORT_W), c, 'i' + c); });
-      lv.outs.forEach(function (c) { chain(c, vertex(nl - 1, PORT_W), 'o' + c); });
+      lv.ins.forEach(function (c, z) { chain(vertex(0, PORT_W), c, 'i' + c, 0, lv.inOff[z]); });
+      lv.outs.forEach(function (c, z) { chain(c, vertex(nl - 1, PORT_W), 'o' + c, lv.outOff[z], 0); });
     }
-    E.forEach(function (e) { chain(e[0], e[1], e[0] + ',' + e[1]); });
+    E.forEach(function (e) { chain(e[0], e[1], e[0] + ',' + e[1], e[2], e[3]); });
     var total = vl.length, layers = [];
     for (l = 0; l < nl; l++) layers.push([]);
     for (k = 0; k < n; k++) layers[vl[byOrd[k]]].push(byOrd[k]);
@@ -101,7 +108,7 @@ function layoutModule() {
     var pos = new Float64Array(total);
     function number(L) { for (var z = 0; z < L.length; z++) pos[L[z]] = z; }
     layers.forEach(number);
-    order(layers, up, down, pos, number, total, lv.framed);
+    order(layers, up, down, pos, number, total, lv.framed, upOff, downOff);
     var x = place(layers, up, down, vw);
     // ranks: each layer as tall as its tallest box, boxes centred in it
     var rtop = new Float64Array(nl), rbot = new Float64Array(nl), y = head;
@@ -133,7 +140,7 @@ function layoutModule() {
   }
 
   /* ---- ordering: barycentre and median sweeps, the best kept, then transposition ------- */
-  function order(layers, up, down, pos, number, total, fixedEnds) {
+  function order(layers, up, down, pos, number, total, fixedEnds, upOff, downOff) {
     // fixedEnds: the port layers (first and last) keep the order of their keys
     var nl = layers.length, l, it, lo = fixedEnds ? 1 : 0, hi = fixedEnds ? nl - 2 : nl - 1;
     function count() {
@@ -142,18 +149,18 @@ function layoutModule() {
       return c;
     }
     if (nl < 2) return;
-    function sweep(L, nb, median) {
+    function sweep(L, nb, median, offs) {
       var key = new Float64Array(L.length), q, r;
       for (q = 0; q < L.length; q++) {
-        var a = nb[L[q]];
+        var a = nb[L[q]], o = offs[L[q]];
         if (!a.length) { key[q] = -1; continue; }
         if (median) {
-          var ps = a.map(function (v) { return pos[v]; }).sort(function (s, t) { return s - t; });
+          var ps = a.map(function (v, z) { return pos[v] + o[z]; }).sort(function (s, t) { return s - t; });
           var m = ps.length >> 1;
           key[q] = ps.length % 2 ? ps[m] : (ps[m - 1] + ps[m]) / 2;
         } else {
           var sum = 0;
-          for (r = 0; r < a.length; r++) sum += pos[a[r]];
+          for (r = 0; r < a.length; r++) sum += pos[a[r]] + o[r];
           key[q] = sum / a.length;
         }
       }
@@ -169,8 +176,8 @@ function layoutModule() {
     var rounds = total > 20000 ? 4 : 12;
     for (it = 0; it < rounds && best > 0; it++) {
       var median = it >= 4 && it % 4 >= 2;
-      if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median);
-      else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median);
+      if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median, upOff);
+      else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median, downOff);
       var c = count();
       if (c < best) { best = c; bestOrd = layers.map(function (L) { return L.slice(); }); }
     }
@@ -279,7 +286,7 @@ function layoutModule() {
       up1.forEach(function (v) { var o = outs[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
       up2.forEach(function (v) { var o = ins[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
       var L = parent[s] < 0 ? nf : parent[s] - nb;
-      lvEdges[L].push([local[s], local[d]]);
+      lvEdges[L].push([local[s], local[d], s, d, up1[up1.length - 1], up2[up2.length - 1]]);
       return {up1: up1, up2: up2, s: s, d: d, L: L};
     });
     function ports(keys) {  // children with a port, in the order of their keys
@@ -295,11 +302,27 @@ function layoutModule() {
       var key = f < nf ? rd + '|' + req.frames.key[f] : null;
       if (key && cache[key]) { res[f] = cache[key]; return; }
       var ch = kids[f];
+      function portX(F, side, c) {  // where child c's port of frame F is, from F's centre
+        var pts = res[F - nb].routes[side + local[c]];
+        return pts ? (side === 'i' ? pts[0] : pts[pts.length - 2]) - res[F - nb].W / 2 : 0;
+      }
+      function meanPort(F, side) {  // all of a frame's ports of one side, from its centre
+        if (F < nb) return 0;
+        var sum = 0, cnt = 0, R = res[F - nb].routes;
+        for (var k in R) if (k.charAt(0) === side) { sum += side === 'i' ? R[k][0] : R[k][R[k].length - 2]; cnt++; }
+        return cnt ? sum / cnt - res[F - nb].W / 2 : 0;
+      }
+      var edges = lvEdges[f].map(function (e) {
+        return [e[0], e[1], e[2] >= nb && e[4] !== undefined ? portX(e[2], 'o', e[4]) : 0,
+                e[3] >= nb && e[5] !== undefined ? portX(e[3], 'i', e[5]) : 0];
+      });
       var lv = {w: ch.map(function (v) { return v < nb ? W[v] : res[v - nb].W; }),
                 h: ch.map(function (v) { return v < nb ? H[v] : res[v - nb].H; }),
-                ord: ch.map(function (v) { return ORD[v]; }), edges: lvEdges[f],
+                ord: ch.map(function (v) { return ORD[v]; }), edges: edges,
                 ins: ports(ins[f]), outs: ports(outs[f]),
                 framed: f < nf, minW: f < nf && !horiz ? req.frames.minW[f] : 0, head: hd, foot: ft};
+      lv.inOff = lv.ins.map(function (c) { return meanPort(ch[c], 'i'); });
+      lv.outOff = lv.outs.map(function (c) { return meanPort(ch[c], 'o'); });
       res[f] = level(lv);
       if (key) cache[key] = res[f];
     });
