@@ -825,3 +825,33 @@ def _linear_attention(tf, node, ins):
     y = tf.transpose(outs, [1, 0, 2, 3])  # [B, T, H_q, d_v]
     y = tf.reshape(y, tf.concat([tf.shape(y)[:2], [hq * d_v]], 0))
     return [tf.cast(y, out_dtype), tf.cast(states[-1], state_dtype)][:len(node.outputs)]
+
+
+@op("ai.onnx.preview.FlexAttention")
+def _flex_attention(tf, node, ins):
+    """softmax(score_mod(Q K^T * scale)) then prob_mod, times V (ONNX's preview op); the
+    mods are subgraphs walked like If branches; float16 scores are computed in float32."""
+    from .to_tf import _call_graph
+    q, k, v = ins[:3]
+    hq, hkv = q.shape[1], k.shape[1]
+    if hq is None or hkv is None or q.shape[3] is None:
+        raise UnsupportedError("FlexAttention needs static head counts and sizes")
+    if hq != hkv:
+        k, v = tf.repeat(k, hq // hkv, axis=1), tf.repeat(v, hq // hkv, axis=1)
+    scale = node.attrs.get("scale")
+    scale = 1.0 / np.sqrt(q.shape[3]) if scale is None else float(scale)
+    root = tf.cast(np.sqrt(np.float32(scale)), q.dtype)
+    scores = tf.matmul(q * root, k * root, transpose_b=True)
+    precision = node.attrs.get("softmax_precision")
+    if precision is not None:
+        compute = _tf_dtype(tf, precision, "FlexAttention")
+    else:
+        compute = tf.float32 if q.dtype.size < 4 else q.dtype
+    scores = tf.cast(scores, compute)
+    if "score_mod" in node.subgraphs:
+        scores = tf.cast(_call_graph(tf, node.subgraphs["score_mod"], [scores])[0], compute)
+    e = tf.exp(scores - tf.reduce_max(scores, -1, keepdims=True))
+    probs = e / tf.reduce_sum(e, -1, keepdims=True)
+    if "prob_mod" in node.subgraphs:
+        probs = tf.cast(_call_graph(tf, node.subgraphs["prob_mod"], [probs])[0], compute)
+    return tf.cast(tf.matmul(probs, tf.cast(v, compute)), v.dtype)
