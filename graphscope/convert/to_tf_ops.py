@@ -855,3 +855,78 @@ def _flex_attention(tf, node, ins):
     if "prob_mod" in node.subgraphs:
         probs = tf.cast(_call_graph(tf, node.subgraphs["prob_mod"], [probs])[0], compute)
     return tf.cast(tf.matmul(probs, tf.cast(v, compute)), v.dtype)
+
+
+@op("Col2Im")
+def _col2im(tf, node, ins):
+    """Columns [N, C * prod(block), L] added back into an image [N, C, *image_shape]: each
+    column entry goes to its (strided, dilated, padded) position; entries in padding drop."""
+    x = ins[0]
+    size = tf.cast(tf.reshape(ins[1], [-1]), tf.int64)
+    block = tf.cast(tf.reshape(ins[2], [-1]), tf.int64)
+    n = ins[2].shape.num_elements()
+    if n is None:
+        raise UnsupportedError("Col2Im needs a block_shape of known length")
+    dil = [int(d) for d in node.attrs.get("dilations") or [1] * n]
+    strides = [int(s) for s in node.attrs.get("strides") or [1] * n]
+    pads = [int(p) for p in node.attrs.get("pads") or [0] * (2 * n)]
+    counts = [(size[i] + pads[i] + pads[i + n] - dil[i] * (block[i] - 1) - 1) // strides[i] + 1
+              for i in range(n)]
+    offsets = [tf.reshape(t, [-1, 1]) for t in
+               tf.meshgrid(*[tf.range(block[i]) for i in range(n)], indexing="ij")]
+    places = [tf.reshape(t, [1, -1]) for t in
+              tf.meshgrid(*[tf.range(c) for c in counts], indexing="ij")]
+    flat, valid = tf.zeros([], tf.int64), None
+    for i in range(n):
+        at = places[i] * strides[i] - pads[i] + offsets[i] * dil[i]
+        ok = (at >= 0) & (at < size[i])
+        valid = ok if valid is None else valid & ok
+        flat = flat * size[i] + at
+    total = tf.reduce_prod(size)
+    flat = tf.reshape(tf.where(valid, flat, total), [-1])  # invalid -> a dropped slot
+    batch = tf.shape(x, out_type=tf.int64)[0]
+    cols = tf.reshape(x, tf.stack([batch, -1, tf.size(flat, out_type=tf.int64)]))
+    summed = tf.math.unsorted_segment_sum(tf.transpose(cols, [2, 0, 1]), flat, total + 1)
+    img = tf.transpose(summed[:-1], [1, 2, 0])
+    return tf.reshape(img, tf.concat([tf.shape(img, out_type=tf.int64)[:2], size], 0))
+
+
+@op("MaxUnpool")
+def _max_unpool(tf, node, ins):
+    """Values scattered to their MaxPool indices (flat over the whole output) in zeros; a
+    given output_shape holds that result at its origin."""
+    x, idx = ins[0], ins[1]
+    kernel = [int(k) for k in node.attrs["kernel_shape"]]
+    n = len(kernel)
+    strides = [int(s) for s in node.attrs.get("strides") or [1] * n]
+    pads = [int(p) for p in node.attrs.get("pads") or [0] * (2 * n)]
+    dims = tf.unstack(tf.shape(x, out_type=tf.int64), num=n + 2)
+    shape = dims[:2] + [(dims[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n]
+                        for i in range(n)]
+    total = _product_of(shape)
+    out = tf.scatter_nd(tf.reshape(tf.cast(idx, tf.int64), [-1, 1]), tf.reshape(x, [-1]),
+                        tf.reshape(total, [1]))
+    out = tf.reshape(out, tf.stack(shape))
+    if not _has(ins, 2):
+        return out
+    want = tf.cast(tf.reshape(ins[2], [-1]), tf.int64)
+    grow = want - tf.stack(shape)
+    return tf.pad(out, tf.stack([tf.zeros_like(grow), grow], 1))
+
+
+def _product_of(values):
+    out = values[0]
+    for v in values[1:]:
+        out = out * v
+    return out
+
+
+@op("OptionalHasElement")
+def _optional_has_element(tf, node, ins):
+    # a plain tensor is always present; an omitted input is an empty optional
+    return tf.constant(bool(ins) and ins[0] is not None)
+
+
+@op("OptionalGetElement")
+def _optional_get_element(tf, node, ins):
+    return tf.identity(ins[0])
