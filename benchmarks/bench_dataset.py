@@ -1,0 +1,141 @@
+"""Dataset probes: memory, speed against a plain onnxruntime loop, Ray against local; every
+figure a ratio of two runs made by this script, in the same run.
+
+1. memory: peak RSS of probing 5,000 inputs / of probing 100 (fresh processes, same model);
+2. speed: the local engine (every layer probed, statistics merged) / a plain batched
+   onnxruntime loop over the same inputs, for a ResNet-style CNN at 224x224; also against a
+   loop that fetches every layer but computes nothing (what the statistics themselves cost);
+3. Ray: local engine time / Ray Data time with 2 workers on a local Ray (num_cpus=2),
+   Ray already started (its start is shown apart).
+
+Usage: nice python benchmarks/bench_dataset.py [--inputs 64] [--skip-ray]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def _child_memory(model_path: str, data_path: str) -> None:
+    """Probe the dataset and print the peak RSS (KiB) of this process."""
+    import graphscope
+    from graphscope.dataset import probe_dataset
+    result = probe_dataset(graphscope.load(model_path), data_path, batch=16)
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report its
+    # parent's peak (the parent made the 5,000 inputs)
+    peak = next(int(line.split()[1]) for line in open("/proc/self/status")
+                if line.startswith("VmHWM:"))
+    print(json.dumps({"peak_kib": peak, "inputs": result.inputs, "seconds": result.seconds}))
+
+
+def memory(folder: Path) -> None:
+    import onnx
+
+    from tests.zoo import dataset_models, onnx_models
+    model = folder / "small_resnet32.onnx"
+    onnx.save(onnx_models.small_resnet(size=32), model)
+    runs = {}
+    for n in (100, 5000):
+        data = folder / f"x{n}.npy"
+        np.save(data, dataset_models.inputs(n, (3, 32, 32)))
+        out = subprocess.run([sys.executable, __file__, "--child-memory", str(model), str(data)],
+                             check=True, capture_output=True, text=True, cwd=ROOT)
+        runs[n] = json.loads(out.stdout.strip().splitlines()[-1])
+    a, b = runs[100], runs[5000]
+    print(f"memory: peak RSS probing 5,000 inputs {b['peak_kib'] / 1024:.0f} MiB, 100 inputs "
+          f"{a['peak_kib'] / 1024:.0f} MiB: ratio {b['peak_kib'] / a['peak_kib']:.3f} "
+          f"(must be <= 1.2); {b['inputs'] / b['seconds']:.0f} inputs/s")
+
+
+def speed(folder: Path, n_inputs: int, batch: int, skip_ray: bool) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    import graphscope
+    from graphscope.dataset import probe_dataset
+    from tests.zoo import dataset_models, onnx_models
+    model = onnx_models.small_resnet(size=224)
+    graph = graphscope.load(model)
+    data = folder / "x224.npy"
+    np.save(data, dataset_models.inputs(n_inputs, (3, 224, 224)))
+    names = [v.name for n in graph.nodes for v in n.outputs]
+
+    def session(outputs):
+        m = onnx.ModelProto()
+        m.CopyFrom(model)
+        declared = {o.name for o in m.graph.output}
+        m.graph.output.extend(onnx.ValueInfoProto(name=n) for n in outputs if n not in declared)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        return ort.InferenceSession(m.SerializeToString(), opts,
+                                    providers=["CPUExecutionProvider"])
+
+    def plain_loop(sess, fetch):
+        x = np.load(data, mmap_mode="r")
+        started = time.perf_counter()
+        for i in range(0, n_inputs, batch):
+            sess.run(fetch, {"image": np.ascontiguousarray(x[i:i + batch])})
+        return time.perf_counter() - started
+
+    plain = session([])
+    every = session(names)
+    plain_loop(plain, ["logits"]), plain_loop(every, names)  # warm up
+    t_plain = min(plain_loop(plain, ["logits"]) for _ in range(2))
+    t_fetch = min(plain_loop(every, names) for _ in range(2))
+    probe_dataset(graph, str(data), batch=batch)  # warm up
+    t_local = min(probe_dataset(graph, str(data), batch=batch).seconds for _ in range(2))
+    print(f"speed: ResNet-style CNN ({len(graph.nodes)} nodes, {len(names)} values probed) at "
+          f"224x224, {n_inputs} inputs, batch {batch}")
+    print(f"  plain onnxruntime loop (outputs only) {t_plain:.2f} s = "
+          f"{n_inputs / t_plain:.1f} inputs/s")
+    print(f"  plain loop fetching every layer       {t_fetch:.2f} s")
+    print(f"  local engine, every layer's statistics {t_local:.2f} s = "
+          f"{n_inputs / t_local:.1f} inputs/s")
+    print(f"  ratio local engine / plain loop: {t_local / t_plain:.2f} (must be <= 1.5); "
+          f"/ plain loop fetching every layer: {t_local / t_fetch:.2f}")
+    if skip_ray:
+        return
+    import ray
+    started = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    t_start = time.perf_counter() - started
+    try:
+        probe_dataset(graph, str(data), batch=batch, engine="ray", workers=2)  # warm up
+        t_ray = min(probe_dataset(graph, str(data), batch=batch, engine="ray",
+                                  workers=2).seconds for _ in range(2))
+    finally:
+        ray.shutdown()
+    print(f"  Ray Data, 2 workers (1 thread each)    {t_ray:.2f} s = "
+          f"{n_inputs / t_ray:.1f} inputs/s (Ray start {t_start:.1f} s not counted)")
+    print(f"  ratio Ray throughput / local engine throughput: {t_local / t_ray:.2f} "
+          f"(must be >= 0.8)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--inputs", type=int, default=64)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--skip-ray", action="store_true")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--child-memory", nargs=2, metavar=("MODEL", "DATA"))
+    args = p.parse_args()
+    if args.child_memory:
+        return _child_memory(*args.child_memory)
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_memory:
+            memory(Path(tmp))
+        speed(Path(tmp), args.inputs, args.batch, args.skip_ray)
+
+
+if __name__ == "__main__":
+    main()
