@@ -386,8 +386,26 @@ function layoutModule() {
       var all = [], z;
       p.up1.forEach(function (v) { join(all, piece(parent[v] - nb, 'o' + local[v]), true); });
       var a = local[p.s], b = local[p.d], back = ORD[p.s] > ORD[p.d];
-      join(all, piece(p.L, back ? b + ',' + a : a + ',' + b, back), true);
-      for (z = p.up2.length - 1; z >= 0; z--) join(all, piece(parent[p.up2[z]] - nb, 'i' + local[p.up2[z]]), false);
+      var mid = piece(p.L, back ? b + ',' + a : a + ',' + b, back);
+      if (back && mid.length >= 4) {
+        // against the ranks (the namespaces interleave): the route runs from the top of its
+        // source to the bottom of its target, so a frame's port on the other border is
+        // reached round the frame's right side, in the gap its neighbours keep
+        if (p.s >= nb && all.length) {
+          var last = all[all.length - 1], sx = AX[p.s] + res[p.s - nb].W + 10;
+          var below = AY[p.s] + res[p.s - nb].H + 8, above = Math.min(mid[1][1], AY[p.s] - 8);
+          all.push([last[0], below], [sx, below], [sx, above]);
+          mid = mid.slice(2);
+        }
+        var inner = p.up2.length ? piece(parent[p.up2[p.up2.length - 1]] - nb, 'i' + local[p.up2[p.up2.length - 1]]) : [];
+        if (p.d >= nb && inner.length && mid.length >= 2) {
+          var dx = AX[p.d] + res[p.d - nb].W + 10, bot = Math.max(mid[mid.length - 2][1], AY[p.d] + res[p.d - nb].H + 8);
+          mid = mid.slice(0, mid.length - 2);
+          mid.push([dx, bot], [dx, AY[p.d] - 8], [inner[0][0], AY[p.d] - 8]);
+        }
+        for (z = 0; z < mid.length; z++) all.push(mid[z]);
+      } else join(all, mid, true);
+      for (z = p.up2.length - 1; z >= 0; z--) join(all, piece(parent[p.up2[z]] - nb, 'i' + local[p.up2[z]]), !back || z !== p.up2.length - 1 ? false : 'keep');
       return all;
     });
     // joins the next level's route: a route drawn to a frame's centre line is moved to the
@@ -396,7 +414,8 @@ function layoutModule() {
       if (!next.length) return;
       var n2 = all.length;
       if (n2 && next.length > 1) {
-        if (leaving) { next[0][0] = all[n2 - 1][0]; next[1][0] = all[n2 - 1][0]; }
+        if (leaving === 'keep') { /* already at the port */ }
+        else if (leaving) { next[0][0] = all[n2 - 1][0]; next[1][0] = all[n2 - 1][0]; }
         else if (n2 > 1) { all[n2 - 1][0] = next[0][0]; all[n2 - 2][0] = next[0][0]; }
       }
       for (var z = 0; z < next.length; z++) all.push(next[z]);
