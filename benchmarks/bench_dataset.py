@@ -7,6 +7,8 @@ figure a ratio of two runs made by this script, in the same run.
    loop that fetches every layer but computes nothing (what the statistics themselves cost);
 3. Ray: local engine time / Ray Data time with 2 workers on a local Ray (num_cpus=2),
    Ray already started (its start is shown apart).
+Speed is measured on the zoo's small ResNet-style net (little compute per activation: the
+hardest case for the statistics) and on ResNet-50.
 
 Usage: nice python benchmarks/bench_dataset.py [--inputs 64] [--skip-ray]
 """
@@ -57,14 +59,23 @@ def memory(folder: Path) -> None:
           f"(must be <= 1.2); {b['inputs'] / b['seconds']:.0f} inputs/s")
 
 
-def speed(folder: Path, n_inputs: int, batch: int, skip_ray: bool) -> None:
+def resnet50_any_batch():
+    """The zoo's ResNet-50 (batch 1 declared) with a symbolic batch, so that runs batch."""
+    from tests.zoo import onnx_models
+    model = onnx_models.resnet50()
+    dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    dim.ClearField("dim_value")
+    dim.dim_param = "N"
+    return model
+
+
+def speed(folder: Path, n_inputs: int, batch: int, skip_ray: bool, model, title: str) -> None:
     import onnx
     import onnxruntime as ort
 
     import graphscope
     from graphscope.dataset import probe_dataset
-    from tests.zoo import dataset_models, onnx_models
-    model = onnx_models.small_resnet(size=224)
+    from tests.zoo import dataset_models
     graph = graphscope.load(model)
     data = folder / "x224.npy"
     np.save(data, dataset_models.inputs(n_inputs, (3, 224, 224)))
@@ -94,7 +105,7 @@ def speed(folder: Path, n_inputs: int, batch: int, skip_ray: bool) -> None:
     t_fetch = min(plain_loop(every, names) for _ in range(2))
     probe_dataset(graph, str(data), batch=batch)  # warm up
     t_local = min(probe_dataset(graph, str(data), batch=batch).seconds for _ in range(2))
-    print(f"speed: ResNet-style CNN ({len(graph.nodes)} nodes, {len(names)} values probed) at "
+    print(f"speed: {title} ({len(graph.nodes)} nodes, {len(names)} values probed) at "
           f"224x224, {n_inputs} inputs, batch {batch}")
     print(f"  plain onnxruntime loop (outputs only) {t_plain:.2f} s = "
           f"{n_inputs / t_plain:.1f} inputs/s")
@@ -127,6 +138,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--skip-ray", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-resnet50", action="store_true")
     p.add_argument("--child-memory", nargs=2, metavar=("MODEL", "DATA"))
     args = p.parse_args()
     if args.child_memory:
@@ -134,7 +146,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_memory:
             memory(Path(tmp))
-        speed(Path(tmp), args.inputs, args.batch, args.skip_ray)
+        from tests.zoo import onnx_models
+        speed(Path(tmp), args.inputs, args.batch, args.skip_ray,
+              onnx_models.small_resnet(size=224), "ResNet-style CNN (tests/zoo small_resnet)")
+        if not args.skip_resnet50:
+            speed(Path(tmp), max(8, args.inputs // 4), max(1, args.batch // 2), True,
+                  resnet50_any_batch(), "ResNet-50")
 
 
 if __name__ == "__main__":

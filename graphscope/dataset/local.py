@@ -49,11 +49,25 @@ def prefetch(source: list[Item], loader, batch: int, depth: int = 2):
 
 def run_local(plan: ProbePlan, source: list[Item], on_batch=None, threads: int | None = None
               ) -> DatasetStats:
-    """Statistics of every planned value over ``source``; ``on_batch(n)`` after each batch."""
+    """Statistics of every planned value over ``source``; ``on_batch(n)`` after each batch.
+    A batch's statistics are computed by a second thread while onnxruntime runs the next
+    one (at most two batches of activations are alive at once)."""
+    from concurrent.futures import ThreadPoolExecutor
     session = make_session(plan.model, threads)
     stats = plan.stats()
-    for chunk, x in prefetch(source, plan.loader, plan.batch):
-        run_batch(session, plan, x, stats)
-        if on_batch is not None:
-            on_batch(len(chunk))
+    pending = None
+    with ThreadPoolExecutor(1, thread_name_prefix="graphscope-stats") as pool:
+        try:
+            for chunk, x in prefetch(source, plan.loader, plan.batch):
+                arrays = run_batch(session, plan, x)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(stats.update, arrays, len(chunk))
+                if on_batch is not None:
+                    on_batch(len(chunk))
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:
+                pending.cancel()
     return stats

@@ -86,8 +86,9 @@ def make_session(model: bytes, threads: int | None = None):
         raise UnsupportedError(f"onnxruntime cannot run this graph: {_first_line(exc)}") from None
 
 
-def run_batch(session, plan: ProbePlan, x: np.ndarray, stats: DatasetStats) -> dict:
-    """Run one batch and fold its values into ``stats``; returns the arrays."""
+def run_batch(session, plan: ProbePlan, x: np.ndarray, stats: DatasetStats | None = None
+              ) -> dict:
+    """Run one batch (and fold its values into ``stats`` when given); returns the arrays."""
     from ..runtime.onnxruntime import _first_line
     names = [o.name for o in session.get_outputs()]
     inputs = {i.name for i in session.get_inputs()}
@@ -96,5 +97,6 @@ def run_batch(session, plan: ProbePlan, x: np.ndarray, stats: DatasetStats) -> d
         arrays = dict(zip(names, session.run(names, feeds)))
     except Exception as exc:
         raise GraphscopeError(f"onnxruntime failed: {_first_line(exc)}") from None
-    stats.update(arrays, x.shape[0])
+    if stats is not None:
+        stats.update(arrays, x.shape[0])
     return arrays

@@ -126,8 +126,10 @@ class LayerStats:
         part.mean, part.m2 = mean, m2
         part.min = a3.min(axis=(0, 2)).astype(np.float64) if n else np.full(channels, np.inf)
         part.max = a3.max(axis=(0, 2)).astype(np.float64) if n else np.full(channels, -np.inf)
-        part.zeros = int(np.count_nonzero(a3 == 0))
         part.hist = bin_counts(a3)
+        # exact zeros lie in the two bins nearest 0; most layers have none there
+        if part.hist[0] or part.hist[N_BINS // 2]:
+            part.zeros = int(np.count_nonzero(a3 == 0))
         self.merge(part)
 
     def merge(self, other: "LayerStats") -> "LayerStats":
