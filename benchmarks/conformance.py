@@ -61,6 +61,25 @@ def _middle(backend: str, t: Counter) -> str:
     return f"{n}+{t['value-dependent']}" if t["value-dependent"] else str(n)
 
 
+TF_OUT: dict[str, str] = {}  # case id -> why it is out of the TF column's scope
+
+
+def tf_scope_line(cases, results) -> str:
+    """The TF converter's totals over the cases in its scope (Case.tf_cannot() is empty)."""
+    ran = [c for c in cases if "tf" in results[c.id]]
+    for c in ran:
+        why = c.tf_cannot()
+        if why:
+            TF_OUT[c.id] = why
+    inside = [c for c in ran if c.id not in TF_OUT]
+    t = Counter(results[c.id]["tf"].status for c in inside)
+    n = max(len(inside), 1)
+    return (f"TF converter on the {len(inside)} cases in its scope ({len(ran) - len(inside)} "
+            f"out: the ops and types the torch backend leaves out, and float8 fnuz/e8m0, which "
+            f"TF cannot cast): {t['pass']} pass ({100 * t['pass'] / n:.1f}%), {t['refused']} "
+            f"refused, {t['wrong']} wrong, {t['crash']} crash.")
+
+
 def render(cases, results, skipped, tf_note: str) -> str:
     ops = defaultdict(list)
     for c in cases:
@@ -96,17 +115,22 @@ def render(cases, results, skipped, tf_note: str) -> str:
     lines += ["", f"Shapes on the {static} cases whose sizes do not depend on an input's value: "
               f"{t['pass']} equal ({100 * t['pass'] / max(static, 1):.1f}%), {t['unknown']} "
               f"unknown, {t['wrong']} wrong."]
+    lines += ["", tf_scope_line(cases, results)]
     lines += ["", "## Per operator", "",
-              "Each cell: pass / refused (shapes: unknown) / wrong / crash, over the op's cases.",
+              "Each cell: pass / refused (shapes: unknown) / wrong / crash, over the op's cases;",
+              "tf: over the cases in its scope, `(+k out)` counting those out of it.",
               "", "| op | cases | shapes | torch | source | tf |", "|---|---|---|---|---|---|"]
     for op in sorted(ops):
         cells = []
         for b in suite.BACKENDS:
-            t = Counter(results[i][b].status for i in ops[op] if b in results[i])
-            if not t:
+            ids = [i for i in ops[op] if b in results[i]]
+            out = [i for i in ids if b == "tf" and i in TF_OUT]
+            t = Counter(results[i][b].status for i in ids if i not in out)
+            if not ids:
                 cells.append("")
                 continue
-            cells.append(f"{t['pass']} / {_middle(b, t)} / {t['wrong']} / {t['crash']}")
+            cells.append(f"{t['pass']} / {_middle(b, t)} / {t['wrong']} / {t['crash']}"
+                         + (f" (+{len(out)} out)" if out else ""))
         lines.append(f"| {op} | {len(ops[op])} | " + " | ".join(cells) + " |")
     lines += ["", "## Cases that are wrong or crash", ""]
     for c in cases:
@@ -138,6 +162,8 @@ def main(argv=None) -> int:
     for b in suite.BACKENDS:
         t = totals(results, b)
         print(f"{b:7s} " + "  ".join(f"{s} {t[s]}" for s in STATUSES[b]))
+    if any("tf" in r for r in results.values()):
+        print(tf_scope_line(cases, results))
     print(f"{len(cases)} cases in {elapsed:.0f}s; slowest: " + ", ".join(
         f"{cid} {t:.1f}s" for cid, t in sorted(SECONDS.items(), key=lambda kv: -kv[1])[:5]))
     if args.json:
