@@ -1469,6 +1469,7 @@ def conv_pads(x, kernel, strides, dilations, pads, auto_pad):
     return pads
 
 
+@onnx_op("Conv")
 def onnx_conv(x, w, b=None, /, *, auto_pad="NOTSET", dilations=None, group=1,
               kernel_shape=None, pads=None, strides=None):
     n = w.dim() - 2
