@@ -173,16 +173,44 @@ function layoutModule() {
       number(L);
     }
     var best = count(), bestOrd = layers.map(function (L) { return L.slice(); });
-    var rounds = total > 20000 ? 4 : 12;
-    for (it = 0; it < rounds && best > 0; it++) {
-      var median = it >= 4 && it % 4 >= 2;
-      if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median, upOff);
-      else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median, downOff);
-      var c = count();
-      if (c < best) { best = c; bestOrd = layers.map(function (L) { return L.slice(); }); }
+    var small = total <= 3000, rounds = total > 20000 ? 4 : small ? 24 : 12;
+    function improve() {
+      for (it = 0; it < rounds && best > 0; it++) {
+        var median = it >= 4 && it % 4 >= 2;
+        if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median, upOff);
+        else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median, downOff);
+        if (small) transpose(layers, up, down, pos, lo, hi);  // as dot does, after every sweep
+        var c = count();
+        if (c < best) { best = c; bestOrd = layers.map(function (L) { return L.slice(); }); }
+      }
+    }
+    improve();
+    if (small && best > 0) {  // a second start: the order in which a depth-first walk meets them
+      var seen = new Uint8Array(total), at = new Float64Array(total), n2 = 0, stack = [];
+      var starts = [];
+      for (l = 0; l < nl; l++) for (var q = 0; q < layers[l].length; q++) if (!up[layers[l][q]].length) starts.push(layers[l][q]);
+      starts.sort(function (a, b) { return vl0(a) - vl0(b); });
+      starts.forEach(function (v0) {
+        stack.push(v0);
+        while (stack.length) {
+          var v = stack.pop();
+          if (seen[v]) continue;
+          seen[v] = 1; at[v] = n2++;
+          for (var z = down[v].length - 1; z >= 0; z--) if (!seen[down[v][z]]) stack.push(down[v][z]);
+        }
+      });
+      for (l = 0; l < nl; l++) {
+        if (fixedEnds && (l === 0 || l === nl - 1)) continue;
+        layers[l].sort(function (a, b) { return at[a] - at[b]; });
+        number(layers[l]);
+      }
+      var c0 = count();
+      if (c0 < best) { best = c0; bestOrd = layers.map(function (L) { return L.slice(); }); }
+      improve();
     }
     for (l = 0; l < nl; l++) { layers[l] = bestOrd[l]; number(layers[l]); }
     if (best > 0 && total <= 3000) transpose(layers, up, down, pos, lo, hi);
+    function vl0(v) { return pos[v]; }
   }
 
   // crossings among the edges of u and v (u left of v) towards one neighbouring layer
