@@ -368,7 +368,7 @@ class _Writer:
             inputs.pop()
         args = [("None" if v is None else self.ref(v)) for v in inputs]
         for k in keywords:
-            if k in node.attrs:
+            if node.attrs.get(k) is not None:
                 args.append(f"{k}={self.literal(node, k, node.attrs[k])}")
             elif k == "opset" and self.graph.metadata.get("opset") is not None:
                 args.append(f"opset={int(self.graph.metadata['opset'])}")

@@ -41,7 +41,8 @@ def call_function(fn: Callable, node, ins: list, opset: int | None = None,
     if unknown:
         raise UnsupportedError(f"{node.op}: attribute '{unknown[0]}' is not supported by the "
                                f"torch backend", node=node.name)
-    kwargs = {k: _attr_value(v) for k, v in node.attrs.items()}
+    # an attribute an adapter set to None is absent: the operator's default applies
+    kwargs = {k: _attr_value(v) for k, v in node.attrs.items() if v is not None}
     if "opset" in keywords and opset is not None:
         kwargs["opset"] = opset
     if "n_outputs" in keywords:  # how many outputs the node asks for (Split)

@@ -1526,10 +1526,11 @@ def onnx_depth_to_space(x, /, *, blocksize, mode="DCR"):
 
 
 @onnx_op("SpaceToDepth")
-def onnx_space_to_depth(x, /, *, blocksize):
+def onnx_space_to_depth(x, /, *, blocksize, mode="DCR"):
     n, c, h, w = x.shape
     b = blocksize
-    y = x.reshape(n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    order = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
+    y = x.reshape(n, c, h // b, b, w // b, b).permute(*order)
     return y.reshape(n, c * b * b, h // b, w // b)
 
 
@@ -1649,9 +1650,9 @@ def onnx_max_unpool(x, idx, output_shape=None, /, *, kernel_shape, pads=None, st
     return F.pad(out, grow)
 
 
-def onnx_swiglu(x, /, *, alpha=1.0, axis=-1, beta=0.0, limit=None):
-    gate, up = x.chunk(2, axis)
-    return gate * torch.sigmoid(alpha * gate) * (up + beta)
+@onnx_op("SwiGLU")
+def onnx_swiglu(a, b, /, *, alpha=1.0):
+    return a * torch.sigmoid(alpha * a) * b
 
 
 @onnx_op("Col2Im")
