@@ -35,6 +35,7 @@ def torch_kind(source) -> str | None:
 
 def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
     """The dynamo exporter's ONNX for ``source``, called on inputs shaped as ``graph``'s."""
+    import logging
     import warnings
     try:
         import onnxscript  # noqa: F401  (the dynamo exporter needs it)
@@ -44,6 +45,11 @@ def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
     from ..runtime.inputs import make_feeds
     args = call_args(graph, {k: torch.from_numpy(a) for k, a in make_feeds(graph, "random").items()})
     options = {"opset_version": opset} if opset else {}
+    # fake-tensor tracing logs a traceback for an op whose meta kernel raises (a custom op's
+    # stand-in); the exception itself carries the reason, given with the fallback
+    fake_log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = fake_log.level
+    fake_log.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -51,6 +57,8 @@ def dynamo_export(source, graph: Graph, opset: int | None = None) -> Export:
         return Export(program.model_proto, DYNAMO)
     except Exception as exc:  # the exporter raises many kinds; fall back and say why
         return Export(None, IR, f"torch.onnx dynamo export failed: {_reason(exc)}")
+    finally:
+        fake_log.setLevel(level)
 
 
 def _reason(exc: Exception) -> str:
