@@ -47,8 +47,20 @@ def models(quick: bool):
            ("googlenet (prototxt)", lambda: str(proto), [None, 99]),
            ("unet", lambda: layout_models.unet(), [None, 99]),
            ("three_levels 10k", lambda: layout_models.three_levels(10_000),
-            [None, 2, 99] if not quick else [None, 99])]
+            [None, 2, 99] if not quick else [None, 99]),
+           ("transformer_block", lambda: onnx_models.transformer_block(), [None, 99])]
+    wild = ROOT.parent / "shared" / "corpus" / "caffe" / "wild"
+    for name in WILD:  # real prototxts with interleaved namespaces and many-input heads
+        if (wild / name).exists():
+            out.append((name.split("__")[0] + "/" + name.split("__")[-1],
+                        lambda name=name: str(wild / name), [None, 99]))
     return out, tmp
+
+
+WILD = ["chuanqi305__MobileNetv2-SSDLite__ssdlite__voc__deploy.prototxt",
+        "imistyrain__ssd-models__shufflenet__shufflenet_ssd_deploy.prototxt",
+        "Robert-JunWang__Pelee__model__voc__deploy_merged.prototxt",
+        "shicai__SENet-Caffe__se_resnet_50_v1_deploy.prototxt"]
 
 
 def open_view(browser, path: Path) -> dict:

@@ -40,6 +40,7 @@ def graphs(tmp_path_factory):
                       "googlenet": lambda: str(proto),
                       "unet": layout_models.unet,
                       "transformer_block": onnx_models.transformer_block,
+                      "interleaved": layout_models.interleaved,
                       "three_levels": lambda: layout_models.three_levels(10_000)}[name]()
             made[name] = graphscope.load(source)
         return made[name]
@@ -87,7 +88,8 @@ def open_view(browser, graphs, name, depth, rankdir="TB"):
 
 
 CLEAN = [("resnet50", 1), ("resnet50", 99), ("bert", None), ("bert", 99),
-         ("googlenet", None), ("googlenet", 99), ("unet", 99), ("three_levels", 99)]
+         ("googlenet", None), ("googlenet", 99), ("unet", 99), ("three_levels", 99),
+         ("interleaved", 99)]
 
 
 @pytest.mark.parametrize("name,depth", CLEAN)

@@ -111,3 +111,22 @@ def three_levels(n_nodes: int = 10_000, stages: int = 10, blocks: int = 10) -> o
     b.nodes[-1].output[0] = "y"
     b.output("y", 4)
     return b.model(check=False)
+
+
+def interleaved(blocks: int = 3) -> onnx.ModelProto:
+    """Namespaces that take turns along the graph, as Caffe's in-place layers name them
+    (conv2_1/x1 -> relu2_1/x1 -> conv2_1/x2 ...): at the level of the namespaces the edges
+    run both ways."""
+    b = Builder("interleaved")
+    x = b.input("x", [1, 4, 8, 8])
+    w = b.weight("w", (4, 4, 3, 3))
+    for i in range(blocks):
+        skip = x
+        for j in (1, 2, 3):
+            x = b.op("Conv", [x, w], name=f"/conv{i}/x{j}/Conv", kernel_shape=[3, 3],
+                     pads=[1, 1, 1, 1])
+            x = b.op("Relu", [x], name=f"/relu{i}/x{j}/Relu")
+        x = b.op("Add", [x, skip], name=f"/add{i}/Add")
+    b.nodes[-1].output[0] = "y"
+    b.output("y", 4)
+    return b.model(check=False)
