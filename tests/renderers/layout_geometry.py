@@ -128,8 +128,13 @@ def crossings(edges: list[dict]) -> int:
     ef = np.array([ids[a] for a, _ in ends])
     et = np.array([ids[b] for _, b in ends])
     total = 0
+    # sweep down the segments sorted by their top: only those that meet in y are compared
+    order = np.argsort(np.minimum(s[:, 1], s[:, 3]), kind="stable")
+    s, owner = s[order], owner[order]
+    top = np.minimum(s[:, 1], s[:, 3])
+    bottom = np.maximum(s[:, 1], s[:, 3])
     for i in range(len(s)):
-        j = np.arange(i + 1, len(s))
+        j = np.arange(i + 1, np.searchsorted(top, bottom[i], side="right"))
         j = j[owner[j] != owner[i]]
         a, b = owner[i], owner[j]
         share = (ef[b] == ef[a]) | (ef[b] == et[a]) | (et[b] == ef[a]) | (et[b] == et[a])
