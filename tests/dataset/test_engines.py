@@ -1,6 +1,7 @@
 """The local engine, Ray (a real local Ray, num_cpus=2) and a one-shot numpy computation over
 the stacked activations of a few hundred generated inputs give the same statistics."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -157,3 +158,15 @@ def test_interrupt_leaves_no_output(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert os.listdir(out) == []
+
+
+def test_progress_bar_shows_inputs_per_second_in_a_terminal(tmp_path, data):
+    from tests.test_progress import run_in_pty
+    folder, _, _ = data
+    np.save(tmp_path / "many.npy", dataset_models.inputs(3000, (3, 12, 12)))
+    rc, tty = run_in_pty("probe", folder / "dead_cnn.onnx", "--dataset", tmp_path / "many.npy",
+                         "--json", tmp_path / "s.json")
+    assert rc == 0, tty
+    assert re.search(r"probing 3000 inputs \(local\): +\d+%", tty), tty[-2000:]
+    assert "input/s" in tty
+    assert re.search(r"probed 3000 inputs in [\d.]+ s \([\d.]+ inputs/s\)", tty)
