@@ -498,8 +498,7 @@ def _window(tf, node, ins):
 
 @op("DFT")
 def _dft(tf, node, ins):
-    """DFT along an axis of a [..., 1 or 2] (real or real/imaginary) signal, in float64 as
-    ONNX's reference computes it."""
+    """DFT along an axis of a [..., 1 or 2] (real or real/imaginary) signal."""
     x = ins[0]
     r = _rank(node, x)
     axis = _scalar(tf, node, ins, 2) if _has(ins, 2) else int(_a(node, "axis", 1))
@@ -512,7 +511,10 @@ def _dft(tf, node, ins):
 
 
 def _dft_on(tf, node, ins, x, r, axis):
-    wide = tf.cast(x, tf.float64)
+    # as numpy's FFT (ONNX's reference) computes it: a real signal in float64, a complex one
+    # in its own precision (complex64 for float32)
+    double = x.dtype == tf.float64 or x.shape[-1] == 1
+    wide = tf.cast(x, tf.float64 if double else tf.float32)
     signal = tf.complex(wide[..., 0], wide[..., 1] if x.shape[-1] == 2
                         else tf.zeros_like(wide[..., 0]))
     inverse, onesided = bool(_a(node, "inverse", 0)), bool(_a(node, "onesided", 0))
