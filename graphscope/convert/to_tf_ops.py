@@ -932,3 +932,61 @@ def _optional_has_element(tf, node, ins):
 @op("OptionalGetElement")
 def _optional_get_element(tf, node, ins):
     return tf.identity(ins[0])
+
+
+@op("STFT")
+def _stft(tf, node, ins):
+    """Frames of [B, L, 1 or 2] every frame_step samples, windowed, then a DFT of each frame
+    (frame_length long, one-sided by default): [B, frames, bins, 2]."""
+    x = ins[0]
+    step = tf.cast(tf.reshape(ins[1], []), tf.int32)
+    window = ins[2] if _has(ins, 2) else None
+    if window is not None:
+        size = tf.shape(window)[0]
+    elif _has(ins, 3):
+        size = tf.cast(tf.reshape(ins[3], []), tf.int32)
+    else:
+        raise UnsupportedError("STFT with neither a window nor a frame_length")
+    n = tf.cast(tf.reshape(ins[3], []), tf.int32) if _has(ins, 3) else size
+    double = x.dtype == tf.float64 or x.shape[-1] == 1
+    wide = tf.cast(x, tf.float64 if double else tf.float32)
+    frames = tf.signal.frame(wide, size, step, axis=1)  # [B, F, W, 1 or 2]
+    if window is not None:
+        frames = frames * tf.cast(window, wide.dtype)[:, None]
+    signal = tf.complex(frames[..., 0], frames[..., 1] if x.shape[-1] == 2
+                        else tf.zeros_like(frames[..., 0]))
+    signal = signal[..., :n]
+    signal = tf.pad(signal, [[0, 0], [0, 0], [0, tf.maximum(n - tf.shape(signal)[-1], 0)]])
+    y = tf.signal.fft(signal)
+    if _a(node, "onesided", 1):
+        y = y[..., :n // 2 + 1]
+    return tf.cast(tf.stack([tf.math.real(y), tf.math.imag(y)], -1), x.dtype)
+
+
+@op("MelWeightMatrix")
+def _mel_weight_matrix(tf, node, ins):
+    """[dft_length // 2 + 1, num_mel_bins] triangular mel filters, as ONNX's reference builds
+    them (bin edges floored to whole DFT bins)."""
+    mels, dft, rate, lo, hi = [tf.reshape(t, []) for t in ins[:5]]
+    mels, dft, rate = (tf.cast(t, tf.int64) for t in (mels, dft, rate))
+    lo, hi = tf.cast(lo, tf.float64), tf.cast(hi, tf.float64)
+    spec = dft // 2 + 1
+    log10 = np.log(10.0)
+    low_mel = 2595 * tf.math.log1p(lo / 700) / log10
+    high_mel = 2595 * tf.math.log1p(hi / 700) / log10
+    points = tf.cast(tf.range(mels + 2), tf.float64)
+    step = (high_mel - low_mel) / tf.cast(mels + 2, tf.float64)
+    hz = 700 * tf.math.expm1((points * step + low_mel) / 2595 * log10)
+    edges = tf.cast(tf.math.floordiv(tf.cast(dft + 1, tf.float64) * hz,
+                                     tf.cast(rate, tf.float64)), tf.int64)
+    left, center, right = edges[:-2], edges[1:-1], edges[2:]  # [mels] each
+    j = tf.range(spec)[:, None]
+    up_span = center - left
+    up = tf.where(up_span == 0, tf.cast(tf.equal(j, center), tf.float64),
+                  tf.cast(j - left, tf.float64) / tf.cast(tf.maximum(up_span, 1), tf.float64))
+    up = tf.where((j >= left) & (j <= center), up, tf.zeros_like(up))
+    down_span = right - center
+    down = tf.cast(right - j, tf.float64) / tf.cast(tf.maximum(down_span, 1), tf.float64)
+    in_down = (j >= center) & (j < right) & (down_span > 0)
+    out = tf.where(in_down, down, up)  # the falling edge is written last in the reference
+    return tf.cast(out, _tf_dtype(tf, _a(node, "output_datatype", 1), "MelWeightMatrix"))
