@@ -13,6 +13,7 @@ The generated file imports torch only. Each op's semantics follow the torch inte
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 import linecache
@@ -335,7 +336,11 @@ class _Writer:
         shared = _shared_ops()
         several = sum(1 for v in node.outputs if v.name) > 1 and \
             node.op not in MULTI_OUTPUT_EMITTERS
-        if node.op in shared and (node.op not in EMITTERS or node.op in SHARED_FIRST or several):
+        if node.op in shared and node.op not in EMITTERS and not several and \
+                self.inline_shared(node, shared[node.op]):
+            pass
+        elif node.op in shared and (node.op not in EMITTERS or node.op in SHARED_FIRST or
+                                    several):
             self.call_shared(node, shared[node.op])
         else:
             absorbed = set(self.absorbed)
@@ -382,6 +387,29 @@ class _Writer:
             return
         names = [self.out(v) if v.name else "_" for v in node.outputs]
         self.line(f"{', '.join(names)}, *_ = {call}")
+
+    def inline_shared(self, node: Node, fn: Callable) -> bool:
+        """``y = <the function's return expression>`` with the node's inputs and attributes
+        put in for its parameters, when the op's shared function is one expression over
+        its parameters, torch, F and builtins: ``F.gelu(x, approximate='none')``. The
+        source then reads as torch code and still says what the interpreter runs."""
+        form = _inline_form(fn)
+        if form is None:
+            return False
+        expr, positional, keywords = form
+        if set(node.attrs) - set(keywords):
+            return False  # call_shared names the unknown attribute
+        values = {}
+        for i, name in enumerate(positional):
+            v = node.inputs[i] if i < len(node.inputs) else None
+            values[name] = "None" if v is None else self.ref(v)
+        for name, default in keywords.items():
+            value = node.attrs.get(name)
+            values[name] = default if value is None else self.literal(node, name, value)
+        tree = _Substitute({k: ast.parse(v, mode="eval").body for k, v in values.items()}
+                           ).visit(ast.parse(expr, mode="eval"))
+        self.assign(node.outputs[0], ast.unparse(ast.fix_missing_locations(tree)))
+        return True
 
     def subgraph_function(self, node: Node, key: str) -> str:
         """Write ``def <name>(inputs...): ...; return [outputs...]`` for node.subgraphs[key]
@@ -606,6 +634,48 @@ class _Writer:
             return ", ".join(f"{self.refs[v.name].expr if v.name in self.refs else v.name} "
                              f"{v.type.dtype or '?'} {v.type.shape_str()}" for v in values)
         return f"{sig(self.graph.inputs)} -> {sig(self.graph.outputs)}"
+
+
+_INLINE_NAMES = {"torch", "F", "tuple", "range", "len", "bool", "int", "float", "None"}
+
+
+def _inline_form(fn: Callable):
+    """(return expression, positional parameter names, keyword parameter -> default code) of
+    a shared function whose body is ``return <expr>`` over its parameters, torch, F and a
+    few builtins; None for any other function."""
+    import inspect
+    cached = _INLINE_CACHE.get(fn)
+    if cached is not None or fn in _INLINE_CACHE:
+        return cached
+    tree = ast.parse(inspect.getsource(fn)).body[0]
+    body = [st for st in tree.body
+            if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant))]
+    a = tree.args
+    form = None
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None and \
+            a.vararg is None and a.kwarg is None and not a.args:
+        positional = [p.arg for p in a.posonlyargs]
+        keywords = {p.arg: ("None" if d is None else ast.unparse(d))
+                    for p, d in zip(a.kwonlyargs, a.kw_defaults)}
+        names = {n.id for n in ast.walk(body[0].value) if isinstance(n, ast.Name)}
+        if names <= set(positional) | set(keywords) | _INLINE_NAMES and \
+                "opset" not in keywords and "n_outputs" not in keywords:
+            form = (ast.unparse(body[0].value), positional, keywords)
+    _INLINE_CACHE[fn] = form
+    return form
+
+
+_INLINE_CACHE: dict = {}
+
+
+class _Substitute(ast.NodeTransformer):
+    """Parameters -> the expressions put in for them."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_Name(self, node):
+        return self.values.get(node.id, node)
 
 
 def _scope(node: Node) -> str:
@@ -1035,45 +1105,14 @@ def _lrn(w: _Writer, node: Node):
 
 
 # -- activations ------------------------------------------------------------------------------
-_UNARY = {"Relu": "F.relu", "Sigmoid": "torch.sigmoid", "Tanh": "torch.tanh", "Exp": "torch.exp",
-          "Log": "torch.log", "Sqrt": "torch.sqrt", "Neg": "torch.neg", "Abs": "torch.abs",
-          "Reciprocal": "torch.reciprocal", "Floor": "torch.floor", "Ceil": "torch.ceil",
-          "Erf": "torch.erf", "Sin": "torch.sin", "Cos": "torch.cos", "Sign": "torch.sign",
-          "Round": "torch.round", "Not": "torch.logical_not", "Softplus": "F.softplus",
-          "Softsign": "F.softsign", "HardSwish": "F.hardswish", "Silu": "F.silu",
-          "Mish": "F.mish", "IsNaN": "torch.isnan", "IsInf": "torch.isinf"}
+# ops with no shared function (the ONNX ops are written from theirs, inlined where the function
+# is one expression: see _Writer.inline_shared)
+_UNARY = {"Silu": "F.silu"}
 
 
 @emitter(*_UNARY)
 def _unary(w: _Writer, node: Node):
     w.assign(node.outputs[0], f"{_UNARY[node.op]}({w.ref(node.inputs[0])})")
-
-
-@emitter("LeakyRelu")
-def _leaky_relu(w, node):
-    w.assign(node.outputs[0], f"F.leaky_relu({w.ref(node.inputs[0])}, {_num(attr(node, 'alpha'))})")
-
-
-@emitter("Elu")
-def _elu(w, node):
-    alpha = float(attr(node, "alpha"))
-    args = "" if alpha == 1.0 else f", alpha={_num(alpha)}"
-    w.assign(node.outputs[0], f"F.elu({w.ref(node.inputs[0])}{args})")
-
-
-@emitter("Gelu")
-def _gelu(w, node):
-    approx = node.attrs.get("approximate", "none")
-    if approx not in ("none", "tanh"):
-        raise w.unsupported(f"approximate={approx!r}")
-    args = "" if approx == "none" else ', approximate="tanh"'
-    w.assign(node.outputs[0], f"F.gelu({w.ref(node.inputs[0])}{args})")
-
-
-@emitter("HardSigmoid")
-def _hard_sigmoid(w, node):
-    w.assign(node.outputs[0], f"torch.clamp({w.ref(node.inputs[0])} * {_num(attr(node, 'alpha'))}"
-                              f" + {_num(attr(node, 'beta'))}, 0.0, 1.0)")
 
 
 @emitter("PRelu")
@@ -1110,12 +1149,6 @@ def _clip(w: _Writer, node: Node):
         w.assign(node.outputs[0], f"F.relu6({src})")
     else:
         w.assign(node.outputs[0], f"torch.clamp({src}{_kwargs(min=lo, max=hi)})")
-
-
-@emitter("Softmax", "LogSoftmax")
-def _softmax(w, node):
-    fn = "F.softmax" if node.op == "Softmax" else "F.log_softmax"
-    w.assign(node.outputs[0], f"{fn}({w.ref(node.inputs[0])}, dim={int(attr(node, 'axis'))})")
 
 
 # -- elementwise ------------------------------------------------------------------------------
