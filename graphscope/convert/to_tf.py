@@ -518,9 +518,10 @@ def _pool_window(tf, xh, kind, kernel, strides, dil):
 
 
 def _pool(tf, node, ins, kind):
-    if len(node.outputs) > 1:
-        raise UnsupportedError("MaxPool's Indices output")
+    indices = len(node.outputs) > 1
     x = ins[0]
+    if indices and _rank(node, x) != 4:
+        raise UnsupportedError("MaxPool's Indices output beyond 2-D pooling")
     if kind == "LP":  # (sum over the zero-padded window of |x|^p)^(1/p)
         p = float(_a(node, "p", 2))
         kernel = [int(k) for k in node.attrs["kernel_shape"]]
@@ -547,6 +548,8 @@ def _pool(tf, node, ins, kind):
     xh = _nhwc(tf, x)
     if kind == "MAX":
         low = -np.inf if x.dtype.is_floating else x.dtype.min
+        if indices:
+            return _max_pool_indices(tf, node, x, xh, pads[:n], end, low, kernel, strides, dil)
         y = _pool_window(tf, _pad_spatial_nhwc(tf, xh, pads[:n], end, low), kind, kernel,
                          strides, dil)
         return _nchw(tf, y)
@@ -561,6 +564,28 @@ def _pool(tf, node, ins, kind):
     num = _pool_window(tf, _pad_spatial_nhwc(tf, xh, pads[:n], end), kind, kernel, strides, dil)
     den = _pool_window(tf, tf.constant(mask), kind, kernel, strides, dil)
     return _nchw(tf, num / den)
+
+
+def _max_pool_indices(tf, node, x, xh, begin, end, low, kernel, strides, dil):
+    """2-D max pooling with its Indices output: the flat position (row-major over N C H W,
+    or with H and W swapped for storage_order 1) of each window's first maximum."""
+    n, c, h, w = (tf.cast(d, tf.int64) for d in _dims(tf, x))
+    flat = tf.reshape(tf.range(n * c * h * w), tf.stack([n, c, h, w]))
+    if _a(node, "storage_order", 0):  # column-major within each image
+        hh, ww = tf.meshgrid(tf.range(h), tf.range(w), indexing="ij")
+        flat = (tf.range(n * c)[:, None, None] * w * h + ww * h + hh)
+        flat = tf.reshape(flat, tf.stack([n, c, h, w]))
+    args = dict(sizes=[1] + kernel + [1], strides=[1] + strides + [1], rates=[1] + dil + [1],
+                padding="VALID")
+    vals = tf.image.extract_patches(_pad_spatial_nhwc(tf, xh, begin, end, low), **args)
+    where = tf.image.extract_patches(_pad_spatial_nhwc(tf, _nhwc(tf, flat), begin, end, -1),
+                                     **args)
+    shape = tf.concat([tf.shape(vals)[:3], [kernel[0] * kernel[1], -1]], 0)
+    vals, where = tf.reshape(vals, shape), tf.reshape(where, shape)
+    first = tf.argmax(vals, axis=3)[:, :, :, None]
+    take = tf.experimental.numpy.take_along_axis
+    y, i = tf.squeeze(take(vals, first, axis=3), 3), tf.squeeze(take(where, first, axis=3), 3)
+    return [_nchw(tf, y), _nchw(tf, i)]
 
 
 @op("MaxPool")

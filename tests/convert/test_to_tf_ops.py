@@ -134,6 +134,15 @@ CASES = {
     "dft_onesided_axis": Op("DFT", {"x": _rand(2, 8, 3, 1), "n": i64(6), "axis": i64(1)},
                             onesided=1, opset=20),
     "hann_window": Op("HannWindow", {"n": np.array(10, np.int64)}, periodic=0, opset=17),
+    "maxpool_indices_ceil_column_major": Op("MaxPool", {"x": X4}, n_out=2, kernel_shape=[3, 2],
+                                            strides=[2, 2], pads=[1, 0, 1, 1], ceil_mode=1,
+                                            storage_order=1),
+    "stft_window": Op("STFT", {"x": _rand(2, 32, 1), "step": np.array(6, np.int64),
+                               "w": np.hanning(10).astype(np.float32),
+                               "n": np.array(10, np.int64)}, opset=17),
+    "mel_weight_matrix": Op("MelWeightMatrix", {
+        "m": np.array(8, np.int64), "d": np.array(64, np.int64), "r": np.array(8000, np.int64),
+        "lo": np.array(100, np.float32), "hi": np.array(3500, np.float32)}, opset=17),
     "mod_float16": Op("Mod", {"a": _rand(3, 4).astype(np.float16),
                               "b": np.full((3, 4), 0.7, np.float16)}, fmod=1),
 }
