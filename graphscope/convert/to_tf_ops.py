@@ -990,3 +990,52 @@ def _mel_weight_matrix(tf, node, ins):
     in_down = (j >= center) & (j < right) & (down_span > 0)
     out = tf.where(in_down, down, up)  # the falling edge is written last in the reference
     return tf.cast(out, _tf_dtype(tf, _a(node, "output_datatype", 1), "MelWeightMatrix"))
+
+
+@op("DeformConv")
+def _deform_conv(tf, node, ins):
+    """2-D deformable convolution (ONNX's reference): each kernel tap reads the input at its
+    place plus a learned offset, bilinearly (zeros outside), times an optional mask; the
+    sampled columns are then convolved with the (grouped) weights."""
+    x, w, offset = ins[:3]
+    if _rank(node, x) != 4:
+        raise UnsupportedError("DeformConv beyond 2-D")
+    kh, kw = (int(k) for k in (node.attrs.get("kernel_shape") or w.shape[2:]))
+    sh, sw = (int(s) for s in node.attrs.get("strides") or [1, 1])
+    dh, dw = (int(d) for d in node.attrs.get("dilations") or [1, 1])
+    pads = [int(p) for p in node.attrs.get("pads") or [0, 0, 0, 0]]
+    group, og = int(_a(node, "group", 1)), int(_a(node, "offset_group", 1))
+    n, c, h, wd = (tf.cast(d, tf.int64) for d in _dims(tf, x))
+    oh, ow = (tf.cast(d, tf.int64) for d in _dims(tf, offset)[2:])
+    off = tf.reshape(offset, tf.stack([n, og, kh, kw, 2, oh, ow]))
+    taps_h = tf.cast(tf.range(kh) * dh, x.dtype)[:, None, None, None]
+    taps_w = tf.cast(tf.range(kw) * dw, x.dtype)[None, :, None, None]
+    rows = tf.cast(tf.range(oh) * sh - pads[0], x.dtype)[None, None, :, None]
+    cols = tf.cast(tf.range(ow) * sw - pads[1], x.dtype)[None, None, None, :]
+    ph = rows + taps_h + off[:, :, :, :, 0]  # [N, G, kh, kw, oh, ow]
+    pw = cols + taps_w + off[:, :, :, :, 1]
+    xg = tf.reshape(x, tf.stack([n, og, -1, h * wd]))  # [N, G, C/G, H*W]
+    h0, w0 = tf.floor(ph), tf.floor(pw)
+    sampled = None
+    for dy in (0, 1):
+        for dx in (0, 1):
+            yy, xx = h0 + dy, w0 + dx
+            weight = (1 - tf.abs(ph - yy)) * (1 - tf.abs(pw - xx))
+            inside = (yy >= 0) & (yy <= tf.cast(h - 1, x.dtype)) & (xx >= 0) & \
+                (xx <= tf.cast(wd - 1, x.dtype))
+            weight = tf.where(inside, weight, tf.zeros_like(weight))
+            flat = tf.cast(tf.where(inside, yy, 0.0), tf.int64) * wd + \
+                tf.cast(tf.where(inside, xx, 0.0), tf.int64)
+            vals = tf.gather(xg, tf.reshape(flat, tf.stack([n, og, -1])), axis=3, batch_dims=2)
+            term = vals * tf.reshape(weight, tf.stack([n, og, 1, -1]))
+            sampled = term if sampled is None else sampled + term
+    if _has(ins, 4):
+        sampled = sampled * tf.reshape(tf.cast(ins[4], x.dtype), tf.stack([n, og, 1, -1]))
+    # [N, C, kh*kw, oh*ow] columns, grouped for the weights
+    cols_ = tf.reshape(sampled, tf.stack([n, group, -1, oh * ow]))
+    wg = tf.reshape(w, [group, -1, w.shape[1] * kh * kw])
+    y = tf.einsum("ngkl,gok->ngol", cols_, wg)
+    y = tf.reshape(y, tf.stack([n, -1, oh, ow]))
+    if _has(ins, 3):
+        y = y + tf.reshape(ins[3], [1, -1, 1, 1])
+    return y
