@@ -50,24 +50,28 @@ def prefetch(source: list[Item], loader, batch: int, depth: int = 2):
 def run_local(plan: ProbePlan, source: list[Item], on_batch=None, threads: int | None = None
               ) -> DatasetStats:
     """Statistics of every planned value over ``source``; ``on_batch(n)`` after each batch.
-    A batch's statistics are computed by a second thread while onnxruntime runs the next
-    one (at most two batches of activations are alive at once)."""
+    A batch's statistics are computed by a pool of threads, one layer each at a time (numpy
+    releases the GIL), while onnxruntime runs the next batch; at most two batches of
+    activations are alive at once."""
+    import os
     from concurrent.futures import ThreadPoolExecutor
     session = make_session(plan.model, threads)
     stats = plan.stats()
-    pending = None
-    with ThreadPoolExecutor(1, thread_name_prefix="graphscope-stats") as pool:
+    pending: list = []
+    with ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="graphscope-stats") as pool:
         try:
             for chunk, x in prefetch(source, plan.loader, plan.batch):
                 arrays = run_batch(session, plan, x)
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(stats.update, arrays, len(chunk))
+                for f in pending:
+                    f.result()
+                pending = [pool.submit(st.update, arrays[name])
+                           for name, st in stats.layers.items() if name in arrays]
+                stats.inputs += len(chunk)
                 if on_batch is not None:
                     on_batch(len(chunk))
-            if pending is not None:
-                pending.result()
+            for f in pending:
+                f.result()
         finally:
-            if pending is not None:
-                pending.cancel()
+            for f in pending:
+                f.cancel()
     return stats

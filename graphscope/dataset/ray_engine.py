@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 
 import numpy as np
 
@@ -25,6 +26,7 @@ class _ProbeWorker:
         self.session = make_session(self.plan.model, threads)
 
     def __call__(self, batch: dict) -> dict:
+        started = time.time()
         index = batch["index"]
         x = stack([self.plan.loader.load(self.items[int(i)]) for i in index])
         stats = self.plan.stats()
@@ -32,7 +34,8 @@ class _ProbeWorker:
             run_batch(self.session, self.plan, x[start:start + self.plan.batch], stats)
         state = np.empty(1, dtype=object)
         state[0] = pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL)
-        return {"state": state, "inputs": np.array([len(index)])}
+        return {"state": state, "inputs": np.array([len(index)]),
+                "span": np.array([[started, time.time()]])}  # when this actor worked on it
 
 
 def start(address: str | None = None, workers: int = 2):
@@ -51,7 +54,9 @@ def start(address: str | None = None, workers: int = 2):
 
 
 def run_ray(plan: ProbePlan, source: list[Item], on_batch=None, workers: int = 2,
-            address: str | None = None, threads: int = 1) -> DatasetStats:
+            address: str | None = None, threads: int = 1, spans: list | None = None
+            ) -> DatasetStats:
+    """``spans``: if a list, each batch's (start, end) wall time in its actor is added."""
     ray, started = start(address, workers)
     try:
         import ray.data
@@ -72,8 +77,10 @@ def run_ray(plan: ProbePlan, source: list[Item], on_batch=None, workers: int = 2
                                batch_format="numpy")
         stats = plan.stats()
         for b in out.iter_batches(batch_size=None, batch_format="numpy"):
-            for state, n in zip(b["state"], b["inputs"]):
+            for state, n, span in zip(b["state"], b["inputs"], b["span"]):
                 stats.merge(pickle.loads(state))
+                if spans is not None:
+                    spans.append((float(span[0]), float(span[1])))
                 if on_batch is not None:
                     on_batch(int(n))
         return stats
