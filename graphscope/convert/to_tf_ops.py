@@ -1039,3 +1039,71 @@ def _deform_conv(tf, node, ins):
     if _has(ins, 3):
         y = y + tf.reshape(ins[3], [1, -1, 1, 1])
     return y
+
+
+@op("RoiAlign")
+def _roi_align(tf, node, ins):
+    """Per ROI, a grid of bilinear samples in each output bin (sampling_ratio per side, or
+    the bin's size rounded up), averaged or maxed, as ONNX's reference (samples outside
+    [-1, size] count as zeros; coordinates clamped at 0 and at the last cell)."""
+    x, rois, batch = ins
+    n_rois = rois.shape[0]
+    if n_rois is None:
+        raise UnsupportedError("RoiAlign needs a static ROI count")
+    oh, ow = int(_a(node, "output_height", 1)), int(_a(node, "output_width", 1))
+    ratio = int(_a(node, "sampling_ratio", 0))
+    scale = float(_a(node, "spatial_scale", 1.0))
+    half = _a(node, "coordinate_transformation_mode", "half_pixel") == "half_pixel"
+    avg = _a(node, "mode", "avg") == "avg"
+    h, w = _dims(tf, x)[2:]
+    h_i, w_i = tf.cast(h, tf.int64), tf.cast(w, tf.int64)
+    outs = []
+    for r in range(n_rois):
+        roi = tf.cast(rois[r], tf.float64) * scale - (0.5 if half else 0.0)
+        start_w, start_h, end_w, end_h = roi[0], roi[1], roi[2], roi[3]
+        rw, rh = end_w - start_w, end_h - start_h
+        if not half:
+            rw, rh = tf.maximum(rw, 1.0), tf.maximum(rh, 1.0)
+        bin_h, bin_w = rh / oh, rw / ow
+        gh = tf.constant(ratio, tf.int64) if ratio > 0 else tf.cast(tf.math.ceil(rh / oh),
+                                                                    tf.int64)
+        gw = tf.constant(ratio, tf.int64) if ratio > 0 else tf.cast(tf.math.ceil(rw / ow),
+                                                                    tf.int64)
+        count = tf.cast(tf.maximum(gh * gw, 1), tf.float64)
+        lo_y, hi_y, wy, ok_y = _roi_axis(tf, start_h, bin_h, oh, gh, h_i)
+        lo_x, hi_x, wx, ok_x = _roi_axis(tf, start_w, bin_w, ow, gw, w_i)
+        img = tf.cast(tf.gather(x, tf.cast(tf.reshape(batch[r], []), tf.int64)), tf.float64)
+        terms = []
+        for iy, ay in ((lo_y, 1 - wy), (hi_y, wy)):
+            rows = tf.gather(img, tf.reshape(iy, [-1]), axis=1)  # [C, oh*gh, W]
+            for ix, ax in ((lo_x, 1 - wx), (hi_x, wx)):
+                v = tf.gather(rows, tf.reshape(ix, [-1]), axis=2)  # [C, oh*gh, ow*gw]
+                wgt = tf.reshape(ay * tf.cast(ok_y, tf.float64), [-1])[:, None] * \
+                    tf.reshape(ax * tf.cast(ok_x, tf.float64), [-1])[None, :]
+                terms.append(v * wgt)
+        c = tf.shape(img)[0]
+        shape = tf.stack([c, oh, tf.cast(gh, tf.int32), ow, tf.cast(gw, tf.int32)])
+        if avg:
+            y = tf.reduce_sum(tf.reshape(tf.add_n(terms), shape), [2, 4]) / count
+        else:
+            best = tf.reduce_max(tf.stack(terms), 0)
+            y = tf.reduce_max(tf.reshape(best, shape), [2, 4])
+        outs.append(y)
+    return tf.cast(tf.stack(outs), x.dtype)
+
+
+def _roi_axis(tf, start, size, bins, grid, limit):
+    """Low / high cell, the high cell's weight and validity of every sample along one axis:
+    [bins, grid] each."""
+    p = tf.cast(tf.range(bins), tf.float64)[:, None]
+    i = tf.cast(tf.range(grid), tf.float64)[None, :]
+    v = start + p * size + (i + 0.5) * size / tf.cast(grid, tf.float64)
+    last = tf.cast(limit - 1, tf.float64)
+    ok = (v >= -1.0) & (v <= tf.cast(limit, tf.float64))
+    v = tf.maximum(v, 0.0)
+    low = tf.floor(v)
+    edge = low >= last
+    low = tf.where(edge, last, low)
+    v = tf.where(edge, low, v)
+    high = tf.where(edge, low, low + 1)
+    return tf.cast(low, tf.int64), tf.cast(high, tf.int64), v - low, ok
