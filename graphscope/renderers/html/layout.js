@@ -85,9 +85,12 @@ function layoutModule() {
     for (i = 0; i < n; i++) vertex(layer[i] + shift, lv.w[i], lv.h[i]);
     // an edge as a chain of vertices; offFrom/offTo: where on its ends' borders it meets them
     // (px from the centre), seen by the neighbours' barycentres as a fraction of a position
+    var spans = 0;  // dummy points only while they stay few (a bound on the work)
+    E.forEach(function (e) { spans += Math.max(0, layer[e[1]] - layer[e[0]] - 1); });
+    var dummies = spans <= 4 * n + 2000;
     function chain(from, to, key, offFrom, offTo) {
       var c = [from], span = vl[to] - vl[from] - 1;
-      if (span <= 400) for (var z = vl[from] + 1; z < vl[to]; z++) c.push(vertex(z, DUMMY_W));
+      if (dummies && span <= 400 || from >= n || to >= n) for (var z = vl[from] + 1; z < vl[to]; z++) c.push(vertex(z, DUMMY_W));
       c.push(to);
       var of = 0.8 * (offFrom || 0) / vw[from], ot = 0.8 * (offTo || 0) / vw[to];
       for (var z2 = 0; z2 + 1 < c.length; z2++) {
@@ -108,7 +111,7 @@ function layoutModule() {
     var pos = new Float64Array(total);
     function number(L) { for (var z = 0; z < L.length; z++) pos[L[z]] = z; }
     layers.forEach(number);
-    order(layers, up, down, pos, number, total, lv.framed, upOff, downOff);
+    order(layers, up, down, pos, number, total, false, upOff, downOff);
     var x = place(layers, up, down, vw);
     // ranks: each layer as tall as its tallest box, boxes centred in it
     var rtop = new Float64Array(nl), rbot = new Float64Array(nl), y = head;
@@ -355,11 +358,13 @@ function layoutModule() {
       if (key) cache[key] = res[f];
     });
     // a child frame is drawn mirrored where that uncrosses the routes at its borders: the
-    // order in which they reach the parent's ranks against the order of the frame's ports
+    // order in which they reach the parent's ranks against the order of the frame's ports.
+    // Decided top-down, each level's frames from the top rank down, so that a frame right
+    // below another sees where the routes leave that one's (possibly mirrored) ports.
     var votes = {}, mirror = new Uint8Array(N);
-    function vote(G, rx, px) {
-      var v = votes[G] || (votes[G] = {seen: {}, list: []}), k = rx + ':' + px;
-      if (!v.seen[k]) { v.seen[k] = 1; v.list.push([rx, px]); }
+    function vote(G, rec) {
+      var v = votes[G] || (votes[G] = {seen: {}, list: []}), k = rec.join(':');
+      if (!v.seen[k]) { v.seen[k] = 1; v.list.push(rec); }
     }
     function routeOf(G, last, p, out) {  // the route that leaves (enters) frame G at its level
       var lvl = parent[G] < 0 ? nf : parent[G] - nb;
@@ -369,29 +374,47 @@ function layoutModule() {
     }
     plan.forEach(function (p) {
       var cs = p.up1.concat([p.s]), cd = p.up2.concat([p.d]), j, pts, port;
-      for (j = 1; j < cs.length; j++) {
+      for (j = 1; j < cs.length; j++) {  // [departure x, port x, -1]
         pts = routeOf(cs[j], j === cs.length - 1, p, true);
         port = res[cs[j] - nb].routes['o' + local[cs[j - 1]]];
-        if (pts && pts.length >= 6 && port) vote(cs[j], pts[4], port[port.length - 2]);
+        if (pts && pts.length > 8 && port) vote(cs[j], [pts[4], port[port.length - 2], -1, -1]);
       }
-      for (j = 1; j < cd.length; j++) {
-        pts = routeOf(cd[j], j === cd.length - 1, p, false);
+      for (j = 1; j < cd.length; j++) {  // [approach x, port x, source frame, its port x]
+        var last = j === cd.length - 1;
+        pts = routeOf(cd[j], last, p, false);
         port = res[cd[j] - nb].routes['i' + local[cd[j - 1]]];
-        if (pts && pts.length >= 6 && port) vote(cd[j], pts[pts.length - 6], port[0]);
+        if (!pts || pts.length < 6 || !port) continue;
+        var F = -1, fx = -1;
+        if (last && pts.length === 8 && p.s >= nb && p.up1.length) {  // straight from a frame
+          var fp = res[p.s - nb].routes['o' + local[p.up1[p.up1.length - 1]]];
+          if (fp) { F = p.s; fx = fp[fp.length - 2]; }
+        }
+        vote(cd[j], [pts[pts.length - 6], port[0], F, fx]);
       }
     });
-    Object.keys(votes).forEach(function (G) {
-      var L = votes[G].list, neg = 0, pos = 0;
+    function decide(G) {
+      var L = votes[G] ? votes[G].list : [], neg = 0, pos = 0, lvl = parent[G] < 0 ? nf : parent[G] - nb;
+      var xs = L.map(function (r) {
+        if (r[2] < 0) return r[0];
+        var F = r[2], w = res[F - nb].W, left = res[lvl].x[local[F]] - w / 2;
+        return left + (mirror[F] ? w - r[3] : r[3]);
+      });
       for (var a = 0; a < L.length; a++) for (var b = a + 1; b < L.length; b++) {
-        var t = (L[a][0] - L[b][0]) * (L[a][1] - L[b][1]);
+        var t = (xs[a] - xs[b]) * (L[a][1] - L[b][1]);
         if (t < 0) neg++; else if (t > 0) pos++;
       }
       // decided once per frame layout and kept, so that a frame does not flip when
       // something else expands
       var key = rd + '|' + req.frames.key[G - nb];
-      if (!(key in mirrored)) mirrored[key] = pos < neg ? 1 : 0;
-      mirror[G] = mirrored[key];
-    });
+      if (!(key in mirrored) && L.length) mirrored[key] = pos < neg ? 1 : 0;
+      mirror[G] = mirrored[key] || 0;
+    }
+    (function down(f) {
+      var r = res[f], fr = kids[f].filter(function (v) { return v >= nb; });
+      fr.sort(function (a, b) { return r.y[local[a]] - r.y[local[b]] || r.x[local[a]] - r.x[local[b]]; });
+      fr.forEach(decide);
+      fr.forEach(function (v) { down(v - nb); });
+    })(nf);
     // absolute positions, top-down (TB space)
     var AX = new Float64Array(N), AY = new Float64Array(N), FLIP = new Uint8Array(N);
     function placeKids(f, ox, oy, flip) {
