@@ -1095,15 +1095,6 @@ def _layernorm(w: _Writer, node: Node):
     w.assign(node.outputs[0], f"F.layer_norm({src}, {dims}, {w.ref(sv)}, {b}, {_num(eps)})")
 
 
-@emitter("LRN")
-def _lrn(w: _Writer, node: Node):
-    # ONNX and torch share the formula: x / (bias + alpha/size * sum(x^2 over size))^beta
-    w.assign(node.outputs[0],
-             f"F.local_response_norm({w.ref(node.inputs[0])}, {int(attr(node, 'size'))}, "
-             f"alpha={_num(attr(node, 'alpha'))}, beta={_num(attr(node, 'beta'))}, "
-             f"k={_num(attr(node, 'bias'))})")
-
-
 # -- activations ------------------------------------------------------------------------------
 # ops with no shared function (the ONNX ops are written from theirs, inlined where the function
 # is one expression: see _Writer.inline_shared)
@@ -1201,13 +1192,6 @@ def _variadic(w: _Writer, node: Node):
         for t in terms[1:]:
             expr = f"{fn}({expr}, {t})"
     w.assign(node.outputs[0], expr)
-
-
-@emitter("Where")
-def _where(w: _Writer, node: Node):
-    c, a, b = node.inputs
-    cond = w.ref(c) + ("" if w.dtype(c) == "bool" else ".bool()")
-    w.assign(node.outputs[0], f"torch.where({cond}, {w.ref(a)}, {w.ref(b)})")
 
 
 @emitter("Dropout", "Identity")

@@ -131,7 +131,7 @@ def onnx_instance_normalization(x, scale, b, /, *, epsilon=1e-5):
 @onnx_op("LRN")
 def onnx_lrn(x, /, *, size, alpha=0.0001, beta=0.75, bias=1.0):
     # ONNX and torch share the formula: x / (bias + alpha/size * sum(x^2 over size))^beta
-    return F.local_response_norm(x, size, alpha, beta, bias)
+    return F.local_response_norm(x, size, alpha=alpha, beta=beta, k=bias)
 
 
 # -- recurrent layers (ONNX LSTM, GRU, RNN) --------------------------------------------------------
