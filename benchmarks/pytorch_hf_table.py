@@ -186,7 +186,11 @@ def main() -> None:
                 if ln.startswith("| ") and not ln.startswith("| model")]
         # a finished run prints its rows twice, and split runs may overlap: one row per
         # (model, entry point), the first seen
-        rows = list({tuple(r.split("|")[1:3]): r for r in reversed(rows)}.values())[::-1]
+        rows = list({tuple(r.split("|")[1:3]): r for r in reversed(rows)}.values())
+        entries = ["live", ".pt2", "TorchScript"]
+        rank = {n: i for i, n in enumerate(H.NAMES)}
+        rows.sort(key=lambda r: (rank.get(r.split("|")[1].strip(), len(rank)),
+                                 entries.index(r.split("|")[2].strip())))
     else:
         with tempfile.TemporaryDirectory() as d:
             rows = sweep(args.names or H.NAMES, Path(d))[0]
