@@ -342,7 +342,7 @@ def onnx_elu(x, /, *, alpha=1.0):
 
 @onnx_op("Softplus")
 def onnx_softplus(x, /):
-    return torch.log(torch.exp(x) + 1)
+    return F.softplus(x)  # ln(exp(x) + 1), linear past 20 where exp would overflow
 
 
 @onnx_op("Gelu")
