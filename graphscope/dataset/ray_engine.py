@@ -44,6 +44,8 @@ def start(address: str | None = None, workers: int = 2):
     ray = require("ray", "ray", "--engine ray")
     if ray.is_initialized():
         return ray, False
+    import os
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # Ray's C++ warnings on stderr
     try:
         ray.init(address=address, num_cpus=None if address else workers,
                  include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
