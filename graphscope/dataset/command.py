@@ -36,6 +36,9 @@ def run_probe(args, graph, preprocess) -> int:
 
     from ..fileio import write_atomic
     from .probe import probe_dataset
+    if args.backend != "onnxruntime":
+        raise UsageError("--dataset runs on onnxruntime (--engine local or ray); leave out "
+                         "--backend torch")
     result = probe_dataset(graph, args.dataset, layers=args.layers, preprocess=preprocess,
                            batch=args.batch, engine=args.engine, address=args.address,
                            workers=args.workers, seed=args.seed)
