@@ -1746,7 +1746,7 @@ def _scan(tf, node, ins):
     (states..., one slice of each scan output), over the scan axis (reversed where
     scan_input_directions / scan_output_directions say 1)."""
     if (_OPSET.get() or 9) < 9:
-        raise UnsupportedError("Scan before opset 9 (batched, with sequence_lens)")
+        return _scan_batched(tf, node, ins)
     body = node.subgraphs["body"]
     m = int(node.attrs["num_scan_inputs"])
     n = len(ins) - m
@@ -1766,6 +1766,32 @@ def _scan(tf, node, ins):
         ys.append(_from_front(tf, y, norm_axis(int(_nth(node, "scan_output_axes", j)),
                                            _rank(node, y))))
     return final + ys
+
+
+def _scan_batched(tf, node, ins):
+    """Scan-8: (sequence_lens, states..., scan inputs...) with a leading batch axis (scan
+    inputs scan along axis 1): the body runs over each batch element's full sequence."""
+    if _has(ins, 0):
+        raise UnsupportedError("Scan-8 with sequence_lens")
+    body = node.subgraphs["body"]
+    m = int(node.attrs["num_scan_inputs"])
+    n = len(ins) - 1 - m
+    states, seqs = ins[1:1 + n], ins[1 + n:]
+    batch = seqs[0].shape[0]
+    if batch is None:
+        raise UnsupportedError("Scan-8 needs a static batch size")
+    directions = node.attrs.get("directions") or [0] * m
+    results = []
+    for b in range(batch):
+        xs = [tf.reverse(x[b], [0]) if d else x[b] for x, d in zip(seqs, directions)]
+
+        def step(i, state, xs=xs):
+            outs = _call_graph(tf, body, [*state, *(tf.gather(x, i) for x in xs)])
+            return outs[:n], outs[n:]
+        final, scans = _while(tf, step, [t[b] for t in states],
+                              tf.cast(_dims(tf, xs[0])[0], tf.int64))
+        results.append(final + scans)
+    return [tf.stack([r[j] for r in results]) for j in range(len(results[0]))]
 
 
 def _nth(node, name: str, j: int, default: int = 0):
