@@ -129,6 +129,9 @@ def test_cli_json_and_report(data, tmp_path):
     assert sum(c for _, _, c in doc["layers"][1]["stats"]["histogram"]) == 40 * 16 * 6 * 6
     page = (tmp_path / "r.html").read_text()
     assert "over 40 inputs" in page and page.count("<section id=") == 2
+    # the embedded viewer's data carries relu1's dataset statistics for its side panel
+    assert re.search(r'\["relu1_out","float32","[^"]*",0,\{[^}]*"dead_channels":2', page)
+    assert '"samples":40' in page
     assert "inputs/s" in r.stderr
 
 
