@@ -389,3 +389,59 @@ def onnx_scan(*ins, body, num_scan_inputs, scan_input_axes=None, scan_input_dire
         out = stacked(p[::-1] if rev else p, None)
         results.append(out.movedim(0, axis % out.dim()))
     return tuple(states + results)
+
+
+# -- regions of interest ---------------------------------------------------------------------------
+def roi_sample_axis(start, bin_size, bins, grid, size):
+    """Bilinear sampling along one axis for RoiAlign: (low index, high index, low weight,
+    high weight, inside) at the grid's ``bins * grid`` sample points."""
+    k = torch.arange(bins * grid, dtype=torch.float64)
+    at = start + (k // grid) * bin_size + (k % grid + 0.5) * bin_size / grid
+    inside = (at >= -1.0) & (at <= size)
+    at = at.clamp(min=0)
+    low = at.floor().to(torch.int64)
+    last = low >= size - 1
+    low = torch.where(last, size - 1, low)
+    high = torch.where(last, size - 1, low + 1)
+    at = torch.where(last, low.to(torch.float64), at)
+    frac = at - low
+    return low, high, 1 - frac, frac, inside
+
+
+@onnx_op("RoiAlign")
+def onnx_roi_align(x, rois, batch_indices, /, *, coordinate_transformation_mode="half_pixel",
+                   mode="avg", output_height=1, output_width=1, sampling_ratio=0,
+                   spatial_scale=1.0):
+    """Average (or max) of bilinear samples on a grid in each output bin, per region."""
+    offset = 0.5 if coordinate_transformation_mode == "half_pixel" else 0.0
+    height, width = x.shape[2], x.shape[3]
+    outs = []
+    for roi, b in zip(rois.to(torch.float64).tolist(), batch_indices.tolist()):
+        x1, y1, x2, y2 = (v * spatial_scale - offset for v in roi[:4])
+        roi_w, roi_h = x2 - x1, y2 - y1
+        if offset == 0.0:
+            roi_w, roi_h = max(roi_w, 1.0), max(roi_h, 1.0)
+        bin_h, bin_w = roi_h / output_height, roi_w / output_width
+        grid_h = int(sampling_ratio) if sampling_ratio > 0 else int(-(-roi_h // output_height))
+        grid_w = int(sampling_ratio) if sampling_ratio > 0 else int(-(-roi_w // output_width))
+        feat = x[int(b)].to(torch.float64)
+        if grid_h * grid_w == 0:
+            outs.append(feat.new_zeros(feat.shape[0], output_height, output_width))
+            continue
+        ylo, yhi, yw_lo, yw_hi, y_in = roi_sample_axis(y1, bin_h, output_height, grid_h, height)
+        xlo, xhi, xw_lo, xw_hi, x_in = roi_sample_axis(x1, bin_w, output_width, grid_w, width)
+        inside = (y_in[:, None] & x_in[None, :]).to(torch.float64)
+        corners = [(ys, yw, xs, xw) for ys, yw in ((ylo, yw_lo), (yhi, yw_hi))
+                   for xs, xw in ((xlo, xw_lo), (xhi, xw_hi))]
+        terms = [feat[:, ys][:, :, xs] * (yw[:, None] * xw[None, :] * inside)
+                 for ys, yw, xs, xw in corners]
+        shape = (feat.shape[0], output_height, grid_h, output_width, grid_w)
+        if mode == "max":
+            best = torch.stack(terms).amax(0).reshape(shape)
+            outs.append(best.amax(dim=(2, 4)))
+        else:
+            total = (terms[0] + terms[1] + terms[2] + terms[3]).reshape(shape)
+            outs.append(total.sum(dim=(2, 4)) / max(grid_h * grid_w, 1))
+    if not outs:
+        return x.new_zeros(0, x.shape[1], output_height, output_width)
+    return torch.stack(outs).to(x.dtype)
