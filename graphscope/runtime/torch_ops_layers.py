@@ -445,3 +445,22 @@ def onnx_roi_align(x, rois, batch_indices, /, *, coordinate_transformation_mode=
     if not outs:
         return x.new_zeros(0, x.shape[1], output_height, output_width)
     return torch.stack(outs).to(x.dtype)
+
+
+# -- signal processing -----------------------------------------------------------------------------
+@onnx_op("STFT")
+def onnx_stft(signal, frame_step, window=None, frame_length=None, /, *, onesided=1):
+    """Frames of ``frame_length`` every ``frame_step`` samples, windowed, each transformed:
+    [batch, frames, bins, 2] (real, imaginary)."""
+    n = int(frame_length) if frame_length is not None else window.shape[0]
+    if signal.shape[-1] == 1:
+        sig = signal[..., 0]
+    else:
+        sig = torch.complex(signal[..., 0], signal[..., 1])
+    frames = sig.unfold(1, n, int(frame_step))
+    if window is not None:
+        frames = frames * window
+    y = torch.fft.fft(frames, dim=-1)
+    if onesided:
+        y = y[..., :n // 2 + 1]
+    return torch.stack([y.real, y.imag], -1).to(signal.dtype)
