@@ -115,8 +115,9 @@ def test_frames_hold_their_namespace_and_nothing_overlaps(browser, graphs, name,
             assert b["y"] - 0.5 <= point[1] <= b["y"] + b["h"] + 0.5
 
 
-def test_frame_contains_only_its_nodes_left_to_right(browser, graphs):
-    graph, view = open_view(browser, graphs, "bert", 99, rankdir="LR")
+@pytest.mark.parametrize("rankdir", ["LR", "BT", "RL"])
+def test_frame_contains_only_its_nodes_in_every_direction(browser, graphs, rankdir):
+    graph, view = open_view(browser, graphs, "bert", 99, rankdir=rankdir)
     boxes, edges = view.geometry()
     view.close()
     assert geo.box_problems(boxes) == [] and geo.edge_problems(boxes, edges) == []
