@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .torch_ops import onnx_op
+from .torch_ops import onnx_dtype, onnx_op
 
 
 # -- unary math ------------------------------------------------------------------------------------
@@ -464,3 +464,29 @@ def onnx_stft(signal, frame_step, window=None, frame_length=None, /, *, onesided
     if onesided:
         y = y[..., :n // 2 + 1]
     return torch.stack([y.real, y.imag], -1).to(signal.dtype)
+
+
+@onnx_op("MelWeightMatrix")
+def onnx_mel_weight_matrix(num_mel_bins, dft_length, sample_rate, lower_edge_hertz,
+                           upper_edge_hertz, /, *, output_datatype=1):
+    """[dft_length // 2 + 1, num_mel_bins] triangular filters, evenly spaced in mel."""
+    bins, n_fft = int(num_mel_bins), int(dft_length)
+    f64 = torch.float64
+    ln10 = torch.log(torch.tensor(10.0, dtype=f64))
+    lo, hi = (2595 * torch.log1p(torch.tensor(float(f), dtype=f64) / 700) / ln10
+              for f in (lower_edge_hertz, upper_edge_hertz))
+    mel = torch.arange(bins + 2, dtype=f64) * ((hi - lo) / (bins + 2)) + lo
+    hertz = 700 * torch.expm1(mel / 2595 * ln10)
+    edges = torch.div((n_fft + 1) * hertz, float(sample_rate), rounding_mode="floor")
+    edges = [int(e) for e in edges.tolist()]
+    out = torch.zeros(n_fft // 2 + 1, bins, dtype=f64)
+    for i in range(bins):
+        left, center, right = edges[i:i + 3]
+        if center == left:
+            out[center, i] = 1
+        else:
+            for j in range(left, center + 1):
+                out[j, i] = (j - left) / (center - left)
+        for j in range(center, right):
+            out[j, i] = (right - j) / (right - center)
+    return out.to(onnx_dtype(output_datatype))
