@@ -134,6 +134,19 @@ def onnx_lrn(x, /, *, size, alpha=0.0001, beta=0.75, bias=1.0):
     return F.local_response_norm(x, size, alpha=alpha, beta=beta, k=bias)
 
 
+@onnx_op("CausalConvWithState", multi_output=True)
+def onnx_causal_conv_with_state(x, w, b=None, past_state=None, /, *, activation="none"):
+    """Depthwise 1-D convolution over [past_state, x] (zeros when no past): (y, the last
+    k - 1 steps as the next state); silu/swish computed in float32."""
+    k = w.shape[2]
+    past = x.new_zeros(x.shape[0], x.shape[1], k - 1) if past_state is None else past_state
+    padded = torch.cat([past, x], 2)
+    y = F.conv1d(padded, w, b, groups=x.shape[1])
+    if activation in ("silu", "swish"):
+        y = (y.float() * torch.sigmoid(y.float())).to(x.dtype)
+    return y, padded[:, :, padded.shape[2] - (k - 1):]
+
+
 # -- recurrent layers (ONNX LSTM, GRU, RNN) --------------------------------------------------------
 # activation name (lower case) -> (fn(x, alpha, beta), default alpha, default beta); a None
 # default: the function takes no such argument and consumes none from the lists. Defaults are
