@@ -147,6 +147,49 @@ def onnx_causal_conv_with_state(x, w, b=None, past_state=None, /, *, activation=
     return y, padded[:, :, padded.shape[2] - (k - 1):]
 
 
+def heads_of(x, heads):
+    """[B, T, H*D] -> [B, H, T, D] in float32."""
+    b, t, hd = x.shape
+    return x.reshape(b, t, heads, hd // heads).transpose(1, 2).float()
+
+
+@onnx_op("LinearAttention", multi_output=True)
+def onnx_linear_attention(query, key, value, past_state=None, decay=None, beta=None, /, *,
+                          chunk_size=None, kv_num_heads, q_num_heads, scale=None,
+                          update_rule="gated_delta"):
+    """A recurrent state S [B, H_kv, d_k, d_v] updated per step (S = S * exp(decay) when
+    gated; v = beta * (v - S^T k) for the delta rules; S += k v^T) and read by q:
+    (output [B, T, H_q * d_v], the final state). Computed in float32."""
+    b, t, _ = query.shape
+    q4, k4, v4 = heads_of(query, q_num_heads), heads_of(key, kv_num_heads), \
+        heads_of(value, kv_num_heads)
+    d_k, d_v = q4.shape[-1], v4.shape[-1]
+    group = q_num_heads // kv_num_heads
+    if decay is not None:
+        decay = decay.reshape(b, t, kv_num_heads, -1).transpose(1, 2).float()
+    if beta is not None:
+        beta = beta.reshape(b, t, beta.shape[-1], 1).transpose(1, 2).float()
+    if past_state is None:
+        state = query.new_zeros(b, kv_num_heads, d_k, d_v, dtype=torch.float32)
+        state_dtype = query.dtype
+    else:
+        state, state_dtype = past_state.float(), past_state.dtype
+    scale = 1.0 / d_k ** 0.5 if not scale else float(scale)
+    outs = []
+    for i in range(t):
+        k_t, v_t = k4[:, :, i], v4[:, :, i]
+        if decay is not None:
+            state = state * torch.exp(decay[:, :, i])[..., None]
+        if beta is not None:
+            v_t = beta[:, :, i] * (v_t - torch.einsum("bhdm,bhd->bhm", state, k_t))
+        state = state + k_t[..., :, None] * v_t[..., None, :]
+        read = state if group == 1 else state.repeat_interleave(group, 1)
+        outs.append(scale * torch.einsum("bhd,bhdm->bhm", q4[:, :, i], read))
+    out = torch.stack(outs, 2) if outs else q4.new_zeros(b, q_num_heads, 0, d_v)
+    out = out.transpose(1, 2).reshape(b, t, q_num_heads * d_v)
+    return out.to(query.dtype), state.to(state_dtype)
+
+
 # -- recurrent layers (ONNX LSTM, GRU, RNN) --------------------------------------------------------
 # activation name (lower case) -> (fn(x, alpha, beta), default alpha, default beta); a None
 # default: the function takes no such argument and consumes none from the lists. Defaults are
