@@ -14,13 +14,14 @@ import numpy as np
 from ..errors import UnsupportedError, require
 from ..ir.graph import Graph
 
+
 def supported(op: str) -> bool:
     return op in function_ops()
 
 
 def function_ops() -> dict[str, Callable]:
-    """op -> the plain torch function of runtime/torch_ops.py (shared with generated source);
-    empty when torch is missing."""
+    """op -> its plain torch function in runtime/torch_ops.py / torch_ops_layers.py (shared
+    with generated source); empty when torch is missing."""
     try:
         from . import torch_ops
     except ImportError:
