@@ -388,10 +388,10 @@ def onnx_if(cond, /, *, then_branch, else_branch):
 
 
 @onnx_op("Loop", multi_output=True)
-def onnx_loop(trip=None, cond=None, /, *carried, body):
+def onnx_loop(trip=None, cond=None, /, *carried, body, n_outputs=None):
     """ONNX Loop: the body maps (i, cond, carried...) to (cond, carried..., scan outputs...)
     and runs while i < trip (when given) and cond. The body's cond is obeyed even with no cond
-    input, as onnxruntime does."""
+    input, as onnxruntime does. ``n_outputs``: how many outputs the node has."""
     trip = None if trip is None else int(trip)
     going = True if cond is None else bool(cond)
     n = len(carried)
@@ -410,14 +410,14 @@ def onnx_loop(trip=None, cond=None, /, *carried, body):
         try:
             trial = body(torch.tensor(0, dtype=torch.int64), torch.tensor(True), *carried)
         except Exception:  # noqa: BLE001 - a body that fails on a trial run: shapes unknown
-            return tuple(carried)
+            return tuple(carried + [stacked([], None)] * ((n_outputs or n) - n))
         return tuple(carried + [stacked([], t) for t in trial[1 + n:]])
     return tuple(carried + [stacked(parts, None) for parts in scans])
 
 
 @onnx_op("Scan", multi_output=True)
 def onnx_scan(*ins, body, num_scan_inputs, scan_input_axes=None, scan_input_directions=None,
-              scan_output_axes=None, scan_output_directions=None):
+              scan_output_axes=None, scan_output_directions=None, n_outputs=None):
     """ONNX Scan (opset 9+): inputs (states..., scan inputs...); the body maps (states...,
     one slice of each scan input) to (states..., one slice of each scan output)."""
     m = num_scan_inputs
@@ -436,7 +436,7 @@ def onnx_scan(*ins, body, num_scan_inputs, scan_input_axes=None, scan_input_dire
         parts = [[] for _ in outs[len(states):]] if parts is None else parts
         for p, o in zip(parts, outs[len(states):]):
             p.append(o)
-    k = len(parts) if parts is not None else len(scan_output_axes or [])
+    k = len(parts) if parts is not None else (n_outputs or len(states)) - len(states)
     parts = parts if parts is not None else [[] for _ in range(k)]
     out_axes = scan_output_axes or [0] * k
     out_dirs = scan_output_directions or [0] * k
