@@ -3,8 +3,11 @@
 Some readers call into C libraries that may never return on a hostile file (HDF5 walking a
 corrupt attribute table) or allocate without limit; Python's signals cannot interrupt them.
 ``run_bounded("pkg.mod:function", *args)`` runs the function in a fresh interpreter whose
-address space is capped (``resource.setrlimit``) and kills it at the deadline. The function's
-return value must be JSON; a GraphscopeError it raises comes back as the same class.
+address space is capped (``resource.setrlimit``) and stops it at the time limit. The limit is
+the child's CPU time (RLIMIT_CPU), so a busy machine that gives the child less of a core does
+not fail a large but sound file; a child that blocks without using CPU is killed at a
+wall-clock backstop (WALL_FACTOR times the limit, plus WALL_EXTRA_S). The function's return
+value must be JSON; a GraphscopeError it raises comes back as the same class.
 
 The limits default to 30 s and 2 GiB; users raise them with ``--timeout`` / ``--max-memory``
 or the environment variables GRAPHSCOPE_TIMEOUT (seconds) and GRAPHSCOPE_MAX_MEMORY
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -24,6 +28,7 @@ ENV_TIMEOUT = "GRAPHSCOPE_TIMEOUT"
 ENV_MAX_MEMORY = "GRAPHSCOPE_MAX_MEMORY"
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_MEMORY = 2 << 30
+WALL_FACTOR, WALL_EXTRA_S = 4, 10.0  # the wall-clock backstop for a child that blocks
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -72,15 +77,17 @@ def run_bounded(target: str, *args, what: str, file: str | None = None):
     """``target`` ("module:function") called with ``args`` (JSON values) in a child process
     under the time and memory limits; its JSON result. Errors name ``file`` and ``what``."""
     limit_s, memory = timeout_s(), max_memory()
-    request = json.dumps({"target": target, "args": args, "memory": memory})
+    request = json.dumps({"target": target, "args": args, "memory": memory, "cpu": limit_s})
+    too_slow = ParseError(f"{what} did not finish within {limit_s:g} s; the file may be "
+                          f"corrupt (raise the limit with --timeout or {ENV_TIMEOUT})", file=file)
     try:
         proc = subprocess.run([sys.executable, "-c", "from graphscope.bounded import _child;"
                                "_child()"], input=request.encode(), capture_output=True,
-                              timeout=limit_s, env=_child_env())
+                              timeout=limit_s * WALL_FACTOR + WALL_EXTRA_S, env=_child_env())
     except subprocess.TimeoutExpired:
-        raise ParseError(f"{what} did not finish within {limit_s:g} s; the file may be "
-                         f"corrupt (raise the limit with --timeout or {ENV_TIMEOUT})",
-                         file=file) from None
+        raise too_slow from None
+    if proc.returncode == -signal.SIGXCPU:  # its CPU time ran out
+        raise too_slow
     lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -113,10 +120,13 @@ def _child_env() -> dict:
 def _child() -> None:
     """The child's side: cap memory, run the target, print one JSON line."""
     import importlib
+    import math
     import resource
     request = json.loads(sys.stdin.read())
     memory = int(request["memory"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = max(1, math.ceil(float(request["cpu"])))  # SIGXCPU at the soft limit
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     module, _, name = request["target"].partition(":")
     try:
         result = getattr(importlib.import_module(module), name)(*request["args"])

@@ -17,6 +17,11 @@ def spin(seconds):  # targets for the child process (module-level: imported by n
     return "done"
 
 
+def sleep(seconds):
+    time.sleep(seconds)
+    return "woke"
+
+
 def allocate(megabytes):
     block = bytearray(megabytes << 20)
     return len(block)
@@ -52,6 +57,17 @@ def test_a_reader_that_does_not_return_is_stopped_at_the_deadline(limits):
     with pytest.raises(ParseError, match=r"spinning did not finish within 2 s.*--timeout") as e:
         bounded.run_bounded(f"{__name__}:spin", 60, what="spinning", file="m.h5")
     assert e.value.file == "m.h5"
+
+
+@pytest.mark.timeout(120)
+def test_the_limit_is_cpu_time_with_a_wall_clock_backstop(limits):
+    """Waiting uses no CPU: a child that sleeps past the limit is not stopped at it (a busy
+    machine must not fail a sound file), but one that blocks for good meets the backstop."""
+    limits(timeout=3)  # the child's start (imports) uses about a second of it
+    assert bounded.run_bounded(f"{__name__}:sleep", 5, what="sleeping") == "woke"
+    backstop = 3 * bounded.WALL_FACTOR + bounded.WALL_EXTRA_S
+    with pytest.raises(ParseError, match=r"sleeping did not finish within 3 s"):
+        bounded.run_bounded(f"{__name__}:sleep", backstop + 30, what="sleeping")
 
 
 def test_a_reader_that_allocates_too_much_is_stopped(limits):
