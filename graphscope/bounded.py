@@ -28,7 +28,7 @@ ENV_TIMEOUT = "GRAPHSCOPE_TIMEOUT"
 ENV_MAX_MEMORY = "GRAPHSCOPE_MAX_MEMORY"
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_MEMORY = 2 << 30
-WALL_FACTOR, WALL_EXTRA_S = 4, 10.0  # the wall-clock backstop for a child that blocks
+WALL_FACTOR, WALL_EXTRA_S = 2, 5.0  # the wall-clock backstop for a child that blocks
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
