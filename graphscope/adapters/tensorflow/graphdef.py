@@ -310,12 +310,14 @@ class _Reader:
                                                                        prefix, ops)
         return out
 
-    @staticmethod
-    def body_ref(ref: str, args: dict, prefix: str, ops: dict) -> str:
+    def body_ref(self, ref: str, args: dict, prefix: str, ops: dict) -> str:
         """A function body's 'op:arg:i' / 'argname' reference in the caller's terms."""
         parts = ref.split(":")
         if len(parts) == 1:
             return args.get(ref, _join(prefix, ref))
+        if not parts[-1].isdigit() or len(parts) > 3:
+            self.fail(f"function {prefix.rstrip('/') or '?'}: the reference {ref[:80]!r} is not "
+                      f"'node:output' or 'node:arg:index'")
         if len(parts) == 3:
             name, arg, i = parts
             names = OUTPUT_ARGS.get(ops.get(name, ""), [])
