@@ -129,8 +129,13 @@ def _graphdef(d: Path) -> Path:
 
 def _savedmodel(d: Path) -> Path:
     import tensorflow as tf
+    from tensorflow.core.protobuf import fingerprint_pb2
     p = d / "small_cnn_savedmodel"
     tf.saved_model.save(_keras_model(), str(p))
+    fingerprint = fingerprint_pb2.FingerprintDef()  # its uuid is new on every save: fix it
+    fingerprint.ParseFromString((p / "fingerprint.pb").read_bytes())
+    fingerprint.uuid = "0" * 32
+    (p / "fingerprint.pb").write_bytes(fingerprint.SerializeToString(deterministic=True))
     return p
 
 
@@ -206,17 +211,34 @@ def _train_args(p: Path, seed: Path, scratch: Path) -> list[str]:
     return ["train", str(p), "--json", str(scratch / "series.json")]
 
 
+def _fresh(build: Callable[[Path], Path]) -> Callable[[Path], Path]:
+    """``build`` run in a new interpreter: TensorFlow names a traced function's ops after what
+    the process traced before, so a seed built inside a test session would differ from run to
+    run (and so would every mutation of it)."""
+    def run(d: Path) -> Path:
+        import subprocess
+        import sys
+        root = Path(__file__).resolve().parent.parent.parent
+        code = (f"import sys; sys.path.insert(0, {str(root)!r}); from pathlib import Path; "
+                f"from tests.zoo.fuzz_seeds import {build.__name__}; "
+                f"print({build.__name__}(Path({str(d)!r})))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        return Path(out.stdout.strip().splitlines()[-1])
+    return run
+
+
 FORMATS: dict[str, Seed] = {
     "onnx": Seed(_onnx, "protobuf"),
     "prototxt": Seed(_prototxt, "text"),
     "caffemodel": Seed(_caffemodel, "protobuf", _caffemodel_args),
-    "graphdef": Seed(_graphdef, "protobuf", needs="tensorflow"),
-    "savedmodel": Seed(_savedmodel, "folder", members={"saved_model.pb": "protobuf",
+    "graphdef": Seed(_fresh(_graphdef), "protobuf", needs="tensorflow"),
+    "savedmodel": Seed(_fresh(_savedmodel), "folder", members={"saved_model.pb": "protobuf",
                                                        "variables/variables.index": "binary",
                                                        "fingerprint.pb": "protobuf"},
                        needs="tensorflow"),
-    "keras": Seed(_keras, "zip", needs="tensorflow"),
-    "h5": Seed(_h5, "hdf5", needs="tensorflow"),
+    "keras": Seed(_fresh(_keras), "zip", needs="tensorflow"),
+    "h5": Seed(_fresh(_h5), "hdf5", needs="tensorflow"),
     "pt2": Seed(_pt2, "zip", needs="torch"),
     "torchscript": Seed(_torchscript, "zip", needs="torch"),
     "checkpoint": Seed(_checkpoint, "zip", needs="torch"),
