@@ -1,6 +1,5 @@
 """The HTML viewer in real Chromium (Debian's /usr/bin/chromium through Playwright), offline."""
 import json
-import shutil
 import time
 import xml.etree.ElementTree as ET
 
@@ -10,22 +9,10 @@ import graphscope
 from graphscope.ir.grouping import build_view
 from graphscope.renderers.html import auto_depth
 from graphscope.renderers.labels import fmt_value
+from tests.browser import CHROMIUM, MARKS, browser  # noqa: F401 (a fixture)
 from tests.zoo import html_models, onnx_models
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no /usr/bin/chromium")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+pytestmark = MARKS
 
 
 class Page:

@@ -2,28 +2,15 @@
 namespaces, nothing overlaps, edges cross frames only at their borders, no more crossings than
 Graphviz dot on the same visible graph, and expansion keeps the rest of the view in place."""
 import json
-import shutil
 
 import pytest
 
 import graphscope
 from tests.renderers import layout_geometry as geo
+from tests.browser import MARKS, browser  # noqa: F401 (a fixture)
 from tests.zoo import caffe_models, layout_models, onnx_models
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no /usr/bin/chromium")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
