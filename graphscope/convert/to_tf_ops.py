@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..ir.shapes import norm_axis
-from .to_tf import _a, _dims, _has, _rank, _static, cast_to, onnx_tf_dtype, op
+from .to_tf import _a, _dims, _fix_indices, _has, _rank, _static, cast_to, onnx_tf_dtype, op
 
 
 def _tf_dtype(tf, onnx_type: int, what: str):
@@ -85,11 +85,6 @@ def _cumulative(tf, node, ins):
 
 
 # -- gather / scatter ------------------------------------------------------------------------
-def _positive(tf, idx, dims):
-    idx = tf.cast(idx, tf.int64)
-    return tf.where(idx < 0, idx + tf.cast(dims, tf.int64), idx)
-
-
 @op("GatherND")
 def _gather_nd(tf, node, ins):
     x, idx = ins
@@ -98,7 +93,7 @@ def _gather_nd(tf, node, ins):
     if k is None:
         raise UnsupportedError("GatherND needs a static index depth")
     dims = tf.shape(x, out_type=tf.int64)[b:b + k]
-    return tf.gather_nd(x, _positive(tf, idx, dims), batch_dims=b)
+    return tf.gather_nd(x, _fix_indices(tf, idx, dims), batch_dims=b)
 
 
 def _scatter_nd_into(tf, x, idx, upd, reduction):
@@ -125,7 +120,7 @@ def _scatter_nd(tf, node, ins):
     k = idx.shape[-1]
     if k is None:
         raise UnsupportedError("ScatterND needs a static index depth")
-    idx = _positive(tf, idx, tf.shape(x, out_type=tf.int64)[:k])
+    idx = _fix_indices(tf, idx, tf.shape(x, out_type=tf.int64)[:k])
     flat_idx = tf.reshape(idx, [-1, k])
     flat_upd = tf.reshape(upd, tf.concat([[-1], tf.shape(x)[k:]], 0))
     return _scatter_nd_into(tf, x, flat_idx, flat_upd, _a(node, "reduction", "none"))
@@ -136,7 +131,7 @@ def _scatter_elements(tf, node, ins):
     x, idx, upd = ins
     r = _rank(node, x)
     axis = norm_axis(int(_a(node, "axis", 0)), r)
-    idx = _positive(tf, idx, tf.shape(x, out_type=tf.int64)[axis])
+    idx = _fix_indices(tf, idx, tf.shape(x, out_type=tf.int64)[axis])
     # the full index of every update: its own position, with the axis coordinate replaced
     grids = tf.meshgrid(*[tf.range(d) for d in tf.unstack(tf.shape(idx, out_type=tf.int64))],
                         indexing="ij") if r > 1 else [idx]
