@@ -12,6 +12,9 @@
    bottom (TB) and turned to the asked rank direction at the end. */
 function layoutModule() {
   var NODESEP = 24, RANKSEP = 44, DUMMY_W = 8, PORT_W = 8;
+  var RANK_MAX = 2000;  // levels up to this many children get network-simplex ranks
+  var TRY_MAX = 400;  // and up to this many, three rankings are tried
+  var EFFORT_MAX = 3000;  // views up to this many boxes and frames get the costlier ordering
   var PAD = 14, HEAD = 24, FOOT = 12;  // frame padding: sides, rank start (label), rank end
   var cache = {}, mirrored = {};
 
@@ -37,6 +40,123 @@ function layoutModule() {
       }
     }
     return cross;
+  }
+
+  /* ---- ranks by network simplex (Gansner et al., as dot): the feasible ranking with the
+     least total edge length, which keeps long skip edges short. rank: a feasible start
+     (longest path), improved in place; E: [a, b] with a above b. Bounded: at most `cap`
+     pivots. ------------------------------------------------------------------------------ */
+  function simplex(n, E, rank, cap) {
+    var m = E.length, i, k, adj = [];
+    for (i = 0; i < n; i++) adj.push([]);
+    E.forEach(function (e, z) { adj[e[0]].push(z); adj[e[1]].push(z); });
+    function slack(z) { return rank[E[z][1]] - rank[E[z][0]] - 1; }
+    // a feasible spanning forest of tight edges: grow a tree from each vertex not yet in one,
+    // shifting the tree's ranks to make the least-slack edge to it tight
+    var inT = new Uint8Array(n), tree = new Uint8Array(m), members = [];
+    function grow(v0) {
+      var stack = [v0], got = [];
+      inT[v0] = 1;
+      while (stack.length) {
+        var v = stack.pop();
+        got.push(v);
+        adj[v].forEach(function (z) {
+          var o = E[z][0] === v ? E[z][1] : E[z][0];
+          if (!inT[o] && slack(z) === 0) { inT[o] = 1; tree[z] = 1; stack.push(o); }
+        });
+      }
+      return got;
+    }
+    for (i = 0; i < n; i++) {
+      if (inT[i]) continue;
+      members = grow(i);
+      for (;;) {
+        var bestZ = -1, bestS = Infinity;
+        for (k = 0; k < members.length; k++) {
+          var v = members[k];
+          for (var q = 0; q < adj[v].length; q++) {
+            var z = adj[v][q], o = E[z][0] === v ? E[z][1] : E[z][0];
+            if (!inT[o] && slack(z) < bestS) { bestS = slack(z); bestZ = z; }
+          }
+        }
+        if (bestZ < 0) break;
+        var d = inT[E[bestZ][0]] ? bestS : -bestS;
+        members.forEach(function (u) { rank[u] += d; });
+        var more = [];
+        members.forEach(function (u) {
+          adj[u].forEach(function (z) {
+            var o = E[z][0] === u ? E[z][1] : E[z][0];
+            if (!inT[o] && slack(z) === 0) { tree[z] = 1; more = more.concat(grow(o)); }
+          });
+        });
+        members = members.concat(more);
+      }
+    }
+    // cut values from the tree's postorder: the cut of the edge above a subtree C is the
+    // weight leaving C less the weight entering it (signed by that edge's direction), and
+    // that is the sum over C of each vertex's out-degree less its in-degree
+    var par = new Int32Array(n), low = new Int32Array(n), lim = new Int32Array(n), cut = new Float64Array(m);
+    var flow = new Float64Array(n), bal = new Float64Array(n), roots = [];
+    E.forEach(function (e) { bal[e[0]]++; bal[e[1]]--; });
+    function number() {
+      par.fill(-2);
+      var nextLim = 0;
+      for (var r = 0; r < n; r++) {
+        if (par[r] !== -2) continue;
+        par[r] = -1;
+        var stack = [[r, 0]];
+        while (stack.length) {
+          var top = stack[stack.length - 1], v = top[0];
+          if (top[1] === 0) { low[v] = nextLim; flow[v] = bal[v]; }
+          var pushed = false;
+          while (top[1] < adj[v].length) {
+            var z = adj[v][top[1]++];
+            if (!tree[z]) continue;
+            var o = E[z][0] === v ? E[z][1] : E[z][0];
+            if (par[o] !== -2) continue;
+            par[o] = z; stack.push([o, 0]); pushed = true; break;
+          }
+          if (pushed) continue;
+          stack.pop();
+          lim[v] = nextLim++;
+          if (par[v] >= 0) {
+            var z2 = par[v], p = E[z2][0] === v ? E[z2][1] : E[z2][0];
+            flow[p] += flow[v];
+            cut[z2] = E[z2][0] === v ? flow[v] : -flow[v];
+          }
+        }
+      }
+    }
+    function under(x, c) { return low[c] <= lim[x] && lim[x] <= lim[c]; }
+    number();
+    var start = 0;
+    for (var it = 0; it < cap; it++) {
+      var leave = -1;
+      for (k = 0; k < m; k++) {  // the first tree edge with a negative cut, searched round
+        var z3 = (start + k) % m;
+        if (tree[z3] && cut[z3] < 0) { leave = z3; break; }
+      }
+      if (leave < 0) break;
+      start = leave + 1;
+      // the subtree below the leaving edge; the entering edge goes the other way across the cut
+      var a = E[leave][0], b = E[leave][1], c = lim[a] < lim[b] ? a : b, cIsTail = c === a;
+      var enter = -1, es = Infinity;
+      for (k = 0; k < m; k++) {
+        if (tree[k]) continue;
+        var inS = under(E[k][0], c), inD = under(E[k][1], c);
+        if (inS === inD || (cIsTail ? inS : inD)) continue;
+        var s = slack(k);
+        if (s < es) { es = s; enter = k; }
+      }
+      if (enter < 0) break;
+      tree[leave] = 0; tree[enter] = 1;
+      var dd = cIsTail ? -es : es;  // the subtree's ranks move to make the new edge tight
+      for (i = 0; i < n; i++) if (under(i, c)) rank[i] += dd;
+      number();
+    }
+    var lo = Infinity;
+    for (i = 0; i < n; i++) lo = Math.min(lo, rank[i]);
+    for (i = 0; i < n; i++) rank[i] -= lo;
   }
 
   /* ---- one level: children of a frame (or the top level) plus its ports ----------------
@@ -76,6 +196,8 @@ function layoutModule() {
       for (j = 0; j < outs[i].length; j++) mn = Math.min(mn, layer[outs[i][j]]);
       layer[i] = Math.max(0, mn - 1);
     }
+    function arrange(layer, full) {  // vertices, chains and an ordering for one ranking
+    var i, k, l;
     var top = 0;
     for (i = 0; i < n; i++) top = Math.max(top, layer[i]);
     // vertices: children (shifted one layer down when there are ports), ports, dummies
@@ -111,7 +233,47 @@ function layoutModule() {
     var pos = new Float64Array(total);
     function number(L) { for (var z = 0; z < L.length; z++) pos[L[z]] = z; }
     layers.forEach(number);
-    order(layers, up, down, pos, number, total, false, upOff, downOff);
+    var best = order(layers, up, down, pos, number, total, false, upOff, downOff, chains, vl, full);
+    return {nl: nl, vl: vl, vw: vw, vh: vh, up: up, down: down, chains: chains, ckeys: ckeys,
+            layers: layers, total: total, best: best, layer: layer};
+    }
+    // candidate rankings: the longest path, and (up to RANK_MAX children) network simplex,
+    // plain and balanced as dot does; each is ordered and the one with the fewest crossings
+    // kept (ties: the shorter edges)
+    var cands = [layer];
+    if (n <= RANK_MAX) {
+      var tight = Int32Array.from(layer);
+      simplex(n, E, tight, 4 * n + 100);
+      var bal = balance(Int32Array.from(tight));
+      cands = n <= TRY_MAX && lv.effort ? [bal, tight, layer] : [bal];
+    }
+    function balance(layer) {
+      // a vertex with as many edges in as out may sit on any rank between its neighbours at
+      // no cost in length; it takes the least crowded one
+      var top0 = 0, count = [], i, k, l, j;
+      for (i = 0; i < n; i++) top0 = Math.max(top0, layer[i]);
+      for (l = 0; l <= top0; l++) count.push(0);
+      for (i = 0; i < n; i++) count[layer[i]]++;
+      for (k = 0; k < n; k++) {
+        i = byOrd[k];
+        if (ins[i].length !== outs[i].length) continue;
+        var lo = 0, hi = top0, pick;
+        for (j = 0; j < ins[i].length; j++) lo = Math.max(lo, layer[ins[i][j]] + 1);
+        for (j = 0; j < outs[i].length; j++) hi = Math.min(hi, layer[outs[i][j]] - 1);
+        for (pick = lo, l = lo + 1; l <= hi; l++) if (count[l] < count[pick]) pick = l;
+        count[layer[i]]--; count[pick]++; layer[i] = pick;
+      }
+      return layer;
+    }
+    // each ranking ordered cheaply (effort 0); the best of them with every start (effort 2)
+    var got = null;
+    cands.forEach(function (layer) {
+      var r = arrange(layer, !lv.effort || cands.length > 1 ? 0 : 2);
+      if (!got || r.best < got.best) got = r;
+    });
+    if (cands.length > 1 && got.best > 0) got = arrange(got.layer, 2);
+    var nl = got.nl, vl = got.vl, vw = got.vw, vh = got.vh, up = got.up, down = got.down,
+        chains = got.chains, ckeys = got.ckeys, layers = got.layers, total = got.total, layer = got.layer;
     var x = place(layers, up, down, vw);
     // ranks: each layer as tall as its tallest box, boxes centred in it
     var rtop = new Float64Array(nl), rbot = new Float64Array(nl), y = head;
@@ -142,8 +304,10 @@ function layoutModule() {
     return {x: X, y: Y, W: W, H: H, routes: routes};
   }
 
-  /* ---- ordering: barycentre and median sweeps, the best kept, then transposition ------- */
-  function order(layers, up, down, pos, number, total, fixedEnds, upOff, downOff) {
+  /* ---- ordering: median and barycentre sweeps with transposition from several starts (the
+     given order, depth-first, breadth-first from the top and from the bottom, as dot tries
+     more than one), the order with the fewest crossings kept ------------------------------ */
+  function order(layers, up, down, pos, number, total, fixedEnds, upOff, downOff, chains, vl, full) {
     // fixedEnds: the port layers (first and last) keep the order of their keys
     var nl = layers.length, l, it, lo = fixedEnds ? 1 : 0, hi = fixedEnds ? nl - 2 : nl - 1;
     function count() {
@@ -151,69 +315,122 @@ function layoutModule() {
       for (var z = 0; z + 1 < nl; z++) c += crossings(layers[z], down, pos, layers[z + 1].length + 1);
       return c;
     }
-    if (nl < 2) return;
-    function sweep(L, nb, median, offs) {
-      var key = new Float64Array(L.length), q, r;
-      for (q = 0; q < L.length; q++) {
-        var a = nb[L[q]], o = offs[L[q]];
-        if (!a.length) { key[q] = -1; continue; }
-        if (median) {
-          var ps = a.map(function (v, z) { return pos[v] + o[z]; }).sort(function (s, t) { return s - t; });
-          var m = ps.length >> 1;
-          key[q] = ps.length % 2 ? ps[m] : (ps[m - 1] + ps[m]) / 2;
+    if (nl < 2) return 0;
+    function snap() { return layers.map(function (L) { return L.slice(); }); }
+    var ps = [];
+    function sweep(L, nb, median, offs, flip) {
+      var len = L.length, key = new Float64Array(len), q, r;
+      for (q = 0; q < len; q++) {
+        var a = nb[L[q]], o = offs[L[q]], d = a.length;
+        if (!d) key[q] = -1;
+        else if (d === 1) key[q] = pos[a[0]] + o[0];
+        else if (d === 2) key[q] = (pos[a[0]] + o[0] + pos[a[1]] + o[1]) / 2;
+        else if (median) {  // dot's weighted median: an even count leans to the denser side
+          ps.length = 0;
+          for (r = 0; r < d; r++) ps.push(pos[a[r]] + o[r]);
+          ps.sort(function (s, t) { return s - t; });
+          var m = d >> 1;
+          if (d % 2) key[q] = ps[m];
+          else {
+            var lm = ps[m - 1] - ps[0], rm = ps[d - 1] - ps[m];
+            key[q] = lm + rm > 0 ? (ps[m - 1] * rm + ps[m] * lm) / (lm + rm) : (ps[m - 1] + ps[m]) / 2;
+          }
         } else {
           var sum = 0;
-          for (r = 0; r < a.length; r++) sum += pos[a[r]] + o[r];
-          key[q] = sum / a.length;
+          for (r = 0; r < d; r++) sum += pos[a[r]] + o[r];
+          key[q] = sum / d;
         }
       }
       // vertices without neighbours there keep their place among the others
-      for (q = 0; q < L.length; q++) if (key[q] < 0) key[q] = q ? key[q - 1] : 0;
-      var idx = L.map(function (_, z) { return z; });
-      idx.sort(function (s, t) { return key[s] - key[t] || s - t; });
-      var sorted = idx.map(function (z) { return L[z]; });
-      for (q = 0; q < L.length; q++) L[q] = sorted[q];
-      number(L);
-    }
-    var best = count(), bestOrd = layers.map(function (L) { return L.slice(); });
-    var small = total <= 3000, rounds = total > 20000 ? 4 : small ? 24 : 12;
-    function improve() {
-      for (it = 0; it < rounds && best > 0; it++) {
-        var median = it >= 4 && it % 4 >= 2;
-        if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median, upOff);
-        else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median, downOff);
-        if (small) transpose(layers, up, down, pos, lo, hi);  // as dot does, after every sweep
-        var c = count();
-        if (c < best) { best = c; bestOrd = layers.map(function (L) { return L.slice(); }); }
+      for (q = 0; q < len; q++) if (key[q] < 0) key[q] = q ? key[q - 1] : 0;
+      // a stable insertion sort (the layer is mostly in order already); equal keys keep
+      // their order, or (flip) swap it: a way off a plateau
+      var vs = L.slice();
+      for (q = 1; q < len; q++) {
+        var kq = key[q], vq = vs[q], z = q - 1;
+        while (z >= 0 && (key[z] > kq || flip && key[z] === kq)) { key[z + 1] = key[z]; vs[z + 1] = vs[z]; z--; }
+        key[z + 1] = kq; vs[z + 1] = vq;
       }
+      for (q = 0; q < len; q++) { L[q] = vs[q]; pos[vs[q]] = q; }
     }
-    improve();
-    if (small && best > 0) {  // a second start: the order in which a depth-first walk meets them
-      var seen = new Uint8Array(total), at = new Float64Array(total), n2 = 0, stack = [];
-      var starts = [];
-      for (l = 0; l < nl; l++) for (var q = 0; q < layers[l].length; q++) if (!up[layers[l][q]].length) starts.push(layers[l][q]);
-      starts.sort(function (a, b) { return vl0(a) - vl0(b); });
-      starts.forEach(function (v0) {
-        stack.push(v0);
-        while (stack.length) {
-          var v = stack.pop();
-          if (seen[v]) continue;
-          seen[v] = 1; at[v] = n2++;
-          for (var z = down[v].length - 1; z >= 0; z--) if (!seen[down[v][z]]) stack.push(down[v][z]);
-        }
-      });
+    var best = count(), bestOrd = snap();
+    var small = total <= 3000, rounds = total > 20000 ? 4 : small ? 24 : 12;
+    function improve(n) {  // sweeps from the present order; leaves the best of them
+      var mine = count(), mineOrd = snap(), quiet = 0;
+      for (it = 0; it < n && mine > 0; it++) {
+        var median = it % 4 >= 2, flip = small && it % 8 >= 4;
+        if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median, upOff, flip);
+        else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median, downOff, flip);
+        if (small) transpose(layers, up, down, pos, lo, hi, flip);  // as dot does, after every sweep
+        var c = count();
+        if (c < mine) { mine = c; mineOrd = snap(); quiet = 0; } else if (++quiet >= 8) break;
+      }
+      for (l = 0; l < nl; l++) { layers[l] = mineOrd[l]; number(layers[l]); }
+      return mine;
+    }
+    function polish(c, whole) {  // sifting, transposition (whole: long edges re-placed whole
+      for (var r = 0; r < 4 && c > 0; r++) {  // first), while it pays
+        if (whole && chains) reroute(layers, down, pos, vl, chains, 1e6);
+        sift(layers, up, down, pos, lo, hi);
+        transpose(layers, up, down, pos, lo, hi, false);
+        var c2 = count();
+        if (c2 >= c) break;
+        c = c2;
+      }
+      return c;
+    }
+    function keep(c) { if (c < best) { best = c; bestOrd = snap(); } }
+    function start(at, pol) {  // each layer in the order a walk met its vertices
       for (l = 0; l < nl; l++) {
         if (fixedEnds && (l === 0 || l === nl - 1)) continue;
         layers[l].sort(function (a, b) { return at[a] - at[b]; });
         number(layers[l]);
       }
-      var c0 = count();
-      if (c0 < best) { best = c0; bestOrd = layers.map(function (L) { return L.slice(); }); }
-      improve();
+      var c = improve(rounds);
+      keep(pol ? polish(c, false) : c);
+    }
+    function walk(first, next, other, bfs, rev) {  // first: the ends to start from, in order
+      var seen = new Uint8Array(total), at = new Float64Array(total), n2 = 0, todo = [], head = 0;
+      first.forEach(function (v0) {
+        todo.push(v0);
+        while (head < todo.length) {
+          var v = bfs ? todo[head++] : todo.pop();
+          if (seen[v]) continue;
+          seen[v] = 1; at[v] = n2++;
+          var a = next[v], b = bfs ? other[v] : [], z;
+          if (bfs) { for (z = 0; z < a.length; z++) if (!seen[a[z]]) todo.push(a[z]); for (z = 0; z < b.length; z++) if (!seen[b[z]]) todo.push(b[z]); }
+          else if (rev) { for (z = 0; z < a.length; z++) if (!seen[a[z]]) todo.push(a[z]); }
+          else for (z = a.length - 1; z >= 0; z--) if (!seen[a[z]]) todo.push(a[z]);
+        }
+        if (!bfs) head = todo.length = 0;
+      });
+      return at;
+    }
+    function ends(nb) {
+      var s = [];
+      for (l = 0; l < nl; l++) for (var q = 0; q < layers[l].length; q++) if (!nb[layers[l][q]].length) s.push(layers[l][q]);
+      return s;
+    }
+    // effort (full): 0, the given order and a depth-first one, swept; 1, the given order swept
+    // and polished; 2, five more starts, each polished, and long edges re-placed whole
+    keep(improve(rounds));
+    if (small && full >= 1 && best > 0) keep(polish(best, false));
+    if (small && best > 0 && full !== 1) {
+      var tops = ends(up), bottoms = ends(down);
+      var walks = [function () { return walk(tops, down, up, false, false); },
+                   function () { return walk(tops, down, up, false, true); },
+                   function () { return walk(tops, down, up, true); },
+                   function () { return walk(bottoms, up, down, true); },
+                   function () { return walk(bottoms, up, down, false, false); }];
+      for (var w = 0; w < (full ? walks.length : 1) && best > 0; w++) start(walks[w](), full);
+      if (full) {
+        for (l = 0; l < nl; l++) { layers[l] = bestOrd[l].slice(); number(layers[l]); }
+        keep(polish(best, true));
+      }
     }
     for (l = 0; l < nl; l++) { layers[l] = bestOrd[l]; number(layers[l]); }
-    if (best > 0 && total <= 3000) transpose(layers, up, down, pos, lo, hi);
-    function vl0(v) { return pos[v]; }
+    if (best > 0 && small) transpose(layers, up, down, pos, lo, hi, false);
+    return best;
   }
 
   // crossings among the edges of u and v (u left of v) towards one neighbouring layer
@@ -223,7 +440,120 @@ function layoutModule() {
     return c;
   }
 
-  function transpose(layers, up, down, pos, lo, hi) {
+  // a long edge's dummy points re-placed all at once: of all the paths through the gaps of
+  // the layers it spans, the one that crosses the fewest other edges (a shortest path, layer
+  // by layer), taken when it crosses fewer than now. Moving one dummy at a time (sweeps,
+  // transposition, sifting) cannot carry a whole skip edge to the other side of a column.
+  // budget: the work allowed, in table cells. Returns the crossings removed.
+  function reroute(layers, down, pos, vl, chains, budget) {
+    var gained = 0;
+    chains.forEach(function (c) {
+      var k = c.length - 2, s, g, h;
+      if (k < 1 || budget <= 0) return;
+      var l0 = vl[c[0]], tables = [], at = [], now = 0;
+      for (s = 0; s <= k && !now; s++) {  // does it cross anything now? (most do not)
+        var pa = pos[c[s]], pb = pos[c[s + 1]], U = layers[l0 + s];
+        for (var q0 = 0; q0 < U.length; q0++) {
+          if (U[q0] === c[s]) continue;
+          var nb0 = down[U[q0]];
+          for (var r0 = 0; r0 < nb0.length; r0++) {
+            if (nb0[r0] !== c[s + 1] && (q0 < pa) !== (pos[nb0[r0]] < pb)) { now = 1; break; }
+          }
+        }
+      }
+      if (!now) return;
+      for (s = 0; s <= k; s++) {  // the crossings of segment s for every pair of gaps
+        var Lu = layers[l0 + s], Ld = layers[l0 + s + 1], fu = s === 0, fd = s === k;
+        var nu = fu ? Lu.length : Lu.length - 1, nd = fd ? Ld.length : Ld.length - 1;
+        budget -= (nu + 1) * (nd + 1);
+        if (budget <= 0) return;
+        var C = new Int32Array((nu + 1) * (nd + 1)), du = pos[c[s]], dd = pos[c[s + 1]];
+        for (var q = 0; q < Lu.length; q++) {
+          var a = Lu[q];
+          if (a === c[s]) continue;
+          var ra = fu ? q : q - (q > du ? 1 : 0), nb = down[a];
+          for (var r = 0; r < nb.length; r++) {
+            if (nb[r] === c[s + 1]) continue;
+            var pb = pos[nb[r]], rb = fd ? pb : pb - (pb > dd ? 1 : 0);
+            C[(ra + 1) * (nd + 1) + rb + 1]++;
+          }
+        }
+        for (g = 0; g <= nu; g++) for (h = 0; h <= nd; h++) {  // C[g][h]: left of both
+          var z = g * (nd + 1) + h;
+          if (g) C[z] += C[z - nd - 1];
+          if (h) C[z] += C[z - 1];
+          if (g && h) C[z] -= C[z - nd - 2];
+        }
+        tables.push({C: C, nu: nu, nd: nd});
+        at.push(du);
+      }
+      at.push(pos[c[k + 1]]);
+      function cross(s, g, h) {
+        var T = tables[s], w = T.nd + 1;
+        return T.C[g * w + T.nd] + T.C[T.nu * w + h] - 2 * T.C[g * w + h];
+      }
+      now = 0;
+      for (s = 0; s <= k; s++) now += cross(s, at[s], at[s + 1]);
+      if (!now) return;
+      // shortest path: cost[g] for dummy s at gap g, from the fixed source down
+      var cost = [], from = [], prev = [at[0]], pc = [0];
+      for (s = 0; s < k; s++) {
+        var n2 = tables[s].nd + 1, cs = new Float64Array(n2), fr = new Int32Array(n2);
+        for (h = 0; h < n2; h++) {
+          cs[h] = Infinity;
+          for (var i = 0; i < prev.length; i++) {
+            var v = pc[i] + cross(s, prev[i], h);
+            if (v < cs[h]) { cs[h] = v; fr[h] = prev[i]; }
+          }
+        }
+        cost.push(cs); from.push(fr);
+        prev = []; pc = [];
+        for (h = 0; h < n2; h++) { prev.push(h); pc.push(cs[h]); }
+      }
+      var best = Infinity, bg = 0;
+      for (g = 0; g < prev.length; g++) {
+        var t = pc[g] + cross(k, g, at[k + 1]);
+        if (t < best) { best = t; bg = g; }
+      }
+      if (best >= now) return;
+      gained += now - best;
+      for (s = k; s >= 1; s--) {  // move each dummy to its gap
+        var L = layers[l0 + s], d = c[s];
+        L.splice(pos[d], 1);
+        L.splice(bg, 0, d);
+        for (var z2 = 0; z2 < L.length; z2++) pos[L[z2]] = z2;
+        bg = from[s - 1][bg];
+      }
+    });
+    return gained;
+  }
+
+  // sifting: each vertex in turn moves to the place in its layer where its edges cross the
+  // fewest others (the neighbouring layers stay), when that is better than where it is
+  function sift(layers, up, down, pos, lo, hi) {
+    for (var l = lo; l <= hi; l++) {
+      var L = layers[l];
+      if (L.length < 2) continue;
+      L.slice().forEach(function (v) {
+        var at = pos[v], q, rest = L.filter(function (u) { return u !== v; });
+        var cost = 0, here = 0, best = 0, bestQ = 0;  // relative to v first in the layer
+        for (q = 0; q < rest.length; q++) {
+          var w = rest[q];
+          cost += pairCross(up[w], up[v], pos) + pairCross(down[w], down[v], pos) -
+                  pairCross(up[v], up[w], pos) - pairCross(down[v], down[w], pos);
+          if (q + 1 === at) here = cost;
+          if (cost < best) { best = cost; bestQ = q + 1; }
+        }
+        if (best >= here) return;
+        rest.splice(bestQ, 0, v);
+        for (q = 0; q < rest.length; q++) { L[q] = rest[q]; pos[rest[q]] = q; }
+      });
+    }
+  }
+
+  // swaps neighbours while that removes crossings; `equal`: also where it leaves as many
+  // (dot does so every other pass, to leave a plateau)
+  function transpose(layers, up, down, pos, lo, hi, equal) {
     var improved = true, guard = 0;
     while (improved && guard++ < 8) {
       improved = false;
@@ -233,7 +563,7 @@ function layoutModule() {
           var u = L[q], v = L[q + 1];
           var now = pairCross(up[u], up[v], pos) + pairCross(down[u], down[v], pos);
           var swapped = pairCross(up[v], up[u], pos) + pairCross(down[v], down[u], pos);
-          if (swapped < now) {
+          if (swapped < now || equal && swapped === now && now > 0 && guard === 1) {
             L[q] = v; L[q + 1] = u; pos[u] = q + 1; pos[v] = q;
             improved = true;
           }
@@ -351,7 +681,7 @@ function layoutModule() {
                 h: ch.map(function (v) { return v < nb ? H[v] : res[v - nb].H; }),
                 ord: ch.map(function (v) { return ORD[v]; }), edges: edges,
                 ins: ports(ins[f]), outs: ports(outs[f]),
-                framed: f < nf, minW: f < nf && !horiz ? req.frames.minW[f] : 0, head: hd, foot: ft};
+                effort: N <= EFFORT_MAX, framed: f < nf, minW: f < nf && !horiz ? req.frames.minW[f] : 0, head: hd, foot: ft};
       lv.inOff = lv.ins.map(function (c) { return meanPort(ch[c], 'i'); });
       lv.outOff = lv.outs.map(function (c) { return meanPort(ch[c], 'o'); });
       res[f] = level(lv);
