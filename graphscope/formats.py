@@ -6,7 +6,7 @@ import shutil
 
 EXTRAS = {"onnx": ("onnx", "onnxruntime"), "torch": ("torch",), "tf": ("tensorflow", "tf2onnx"),
           "caffe": ("cv2",), "html": ("playwright",), "train": ("tensorboard",),
-          "gpu": ("onnxruntime",)}
+          "gpu": ("onnxruntime",), "dataset": ("numba",), "ray": ("ray",)}
 
 
 # target, output, what is written, the extra it needs

@@ -9,10 +9,15 @@ The histogram's bins are the float32 values' own top 12 bits (sign, exponent and
 bits): 8 bins per power of two, the same on every worker and for every layer, so counts add
 up exactly and need no first pass to find a range. Percentiles for calibration are read from
 it (to within one bin, about 9% of the value).
+
+All of a batch's statistics come from one compiled pass over it (``fused``, with numba),
+or from numpy, a pass per statistic, where numba is not installed.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from . import fused
 
 SHIFT = 20                    # float32 bits dropped: 32 - 20 = 12 kept
 N_BINS = 1 << (32 - SHIFT)    # 4096: 2048 for >= +0, 2048 for <= -0
@@ -95,6 +100,19 @@ def percentiles_from_histogram(hist: np.ndarray, qs=PERCENTILES, lo_clip=None, h
     return out
 
 
+def _numpy_pass(a3: np.ndarray, shift: np.ndarray):
+    """What fused.batch_stats computes, with numpy (a pass per statistic; used without
+    numba)."""
+    d = a3 - shift[None, :, None]
+    s1 = d.sum(axis=(0, 2), dtype=np.float64)
+    np.square(d, out=d)
+    s2 = d.sum(axis=(0, 2), dtype=np.float64)
+    hist = bin_counts(a3)
+    # exact zeros lie in the two bins nearest 0; most layers have none there
+    zeros = int(np.count_nonzero(a3 == 0)) if hist[0] or hist[N_BINS // 2] else 0
+    return a3.min(axis=(0, 2)), a3.max(axis=(0, 2)), s1, s2, zeros, hist
+
+
 class LayerStats:
     """Statistics of one value over a dataset; ``update`` with [N, C, ...] batches."""
 
@@ -122,6 +140,9 @@ class LayerStats:
         if self.shape is None:
             self.shape = tuple(a.shape[1:])
         a3 = np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1] if a.ndim > 1 else 1, -1)
+        if fused.available():  # one compiled pass over the whole batch
+            self._update(a3)
+            return
         step = max(1, CHUNK // max(1, a3[0].size))  # a few inputs at a time, in cache
         for start in range(0, a3.shape[0], step):
             self._update(a3[start:start + step])
@@ -134,24 +155,24 @@ class LayerStats:
                              f"{self.mean.shape[0]} on another")
         n = a3.shape[0] * a3.shape[2]
         # sums of deviations from a shift close to the mean (the running mean, or the first
-        # values) keep float32 deviations accurate; the shift itself is exact in float64
-        shift = (self.mean if self.mean is not None else a3[0, :, 0]).astype(np.float32)
-        d = a3 - shift[None, :, None]
-        s1 = d.sum(axis=(0, 2), dtype=np.float64)
-        np.square(d, out=d)
-        s2 = d.sum(axis=(0, 2), dtype=np.float64)
-        mean = shift.astype(np.float64) + s1 / n if n else shift.astype(np.float64)
-        m2 = np.maximum(s2 - s1 * s1 / n, 0.0) if n else np.zeros(channels)
+        # values) keep the deviations accurate; the shift itself is exact in float64
+        shift = (self.mean if self.mean is not None else
+                 a3[0, :, 0] if n else np.zeros(channels)).astype(np.float32)
         part = LayerStats(self.name)
-        part.samples, part.per_channel = a3.shape[0], n
-        part.shape = self.shape
-        part.mean, part.m2 = mean, m2
-        part.min = a3.min(axis=(0, 2)).astype(np.float64) if n else np.full(channels, np.inf)
-        part.max = a3.max(axis=(0, 2)).astype(np.float64) if n else np.full(channels, -np.inf)
-        part.hist = bin_counts(a3)
-        # exact zeros lie in the two bins nearest 0; most layers have none there
-        if part.hist[0] or part.hist[N_BINS // 2]:
-            part.zeros = int(np.count_nonzero(a3 == 0))
+        part.samples, part.per_channel, part.shape = a3.shape[0], n, self.shape
+        if not n:
+            part.mean, part.m2 = shift.astype(np.float64), np.zeros(channels)
+            part.min, part.max = np.full(channels, np.inf), np.full(channels, -np.inf)
+            self.merge(part)
+            return
+        if fused.available():
+            lo, hi, s1, s2, part.zeros, part.hist = fused.batch_stats(
+                a3, shift.astype(np.float64), SHIFT)
+        else:
+            lo, hi, s1, s2, part.zeros, part.hist = _numpy_pass(a3, shift)
+        part.mean = shift.astype(np.float64) + s1 / n
+        part.m2 = np.maximum(s2 - s1 * s1 / n, 0.0)
+        part.min, part.max = lo.astype(np.float64), hi.astype(np.float64)
         self.merge(part)
 
     def merge(self, other: "LayerStats") -> "LayerStats":

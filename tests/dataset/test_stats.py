@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from graphscope.dataset import fused
 from graphscope.dataset.stats import (N_BINS, LayerStats, bin_bounds, bin_counts, bin_order,
                                       percentiles_from_histogram)
 
@@ -33,7 +34,17 @@ def check_against_numpy(st: LayerStats, stacked: np.ndarray):
     assert np.array_equal(st.hist, bin_counts(stacked))
 
 
-def test_update_and_merge_equal_one_shot_numpy():
+@pytest.fixture(params=["fused", "numpy"])
+def stats_path(request, monkeypatch):
+    """Each test runs on the compiled one-pass kernel and on the numpy passes."""
+    if request.param == "fused" and not fused.available():
+        pytest.skip("numba is not installed")
+    if request.param == "numpy":
+        monkeypatch.setattr(fused, "available", lambda: False)
+    return request.param
+
+
+def test_update_and_merge_equal_one_shot_numpy(stats_path):
     parts = batches()
     stacked = np.concatenate(parts)
     whole = LayerStats("v")
@@ -73,3 +84,20 @@ def test_percentiles_fall_in_the_bin_of_the_exact_percentile(q):
     lo, hi = sorted((lows[b], highs[b]))
     width = hi - lo
     assert lo - width <= got <= hi + width  # within one bin (about 9%) of numpy's
+
+
+def test_fused_kernel_and_numpy_passes_agree():
+    if not fused.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 3, 1001)).astype(np.float32) * 7 + 2  # odd run length
+    a[:, 1] = np.maximum(a[:, 1], 0)
+    shift = a[0, :, 0].astype(np.float64)
+    got = fused.batch_stats(a, shift, 20)
+    d = a.astype(np.float64) - shift[None, :, None]
+    assert got[0].tolist() == a.min(axis=(0, 2)).tolist()
+    assert got[1].tolist() == a.max(axis=(0, 2)).tolist()
+    np.testing.assert_allclose(got[2], d.sum(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(got[3], (d * d).sum(axis=(0, 2)), rtol=1e-12)
+    assert got[4] == np.count_nonzero(a == 0) > 0
+    assert np.array_equal(got[5], bin_counts(a))
