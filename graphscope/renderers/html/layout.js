@@ -224,6 +224,9 @@ function layoutModule() {
     if (lv.framed) {
       lv.ins.forEach(function (c, z) { chain(vertex(0, PORT_W), c, 'i' + c, 0, lv.inOff[z]); });
       lv.outs.forEach(function (c, z) { chain(c, vertex(nl - 1, PORT_W), 'o' + c, lv.outOff[z], 0); });
+      // edges against the ranks of a level above leave by the top and enter by the bottom
+      lv.ups.forEach(function (c) { chain(vertex(0, PORT_W), c, 'u' + c, 0, 0); });
+      lv.downs.forEach(function (c) { chain(c, vertex(nl - 1, PORT_W), 'd' + c, 0, 0); });
     }
     E.forEach(function (e) { chain(e[0], e[1], e[0] + ',' + e[1], e[2], e[3]); });
     var total = vl.length, layers = [];
@@ -634,8 +637,8 @@ function layoutModule() {
     var local = new Int32Array(N);
     for (i = 0; i < N; i++) { var c = parent[i] < 0 ? nf : parent[i] - nb; local[i] = kids[c].length; kids[c].push(i); }
     // every edge: the level where its ends meet, and the ports it needs on the way
-    var lvEdges = [], ins = [], outs = [];
-    for (j = 0; j <= nf; j++) { lvEdges.push([]); ins.push({}); outs.push({}); }
+    var lvEdges = [], ins = [], outs = [], ups = [], downs = [];
+    for (j = 0; j <= nf; j++) { lvEdges.push([]); ins.push({}); outs.push({}); ups.push({}); downs.push({}); }
     var plan = req.edges.map(function (e) {
       var s = e[0], d = e[1], up1 = [], up2 = [];
       while (dep(s) > dep(d)) { up1.push(s); s = parent[s]; }
@@ -643,12 +646,15 @@ function layoutModule() {
       while (parent[s] !== parent[d]) { up1.push(s); s = parent[s]; up2.push(d); d = parent[d]; }
       // a port's key: the order of the earliest box that sends through it, so that the
       // out-ports of one frame and the in-ports of another line up in the same order
-      var key = ORD[e[0]];
-      up1.forEach(function (v) { var o = outs[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
-      up2.forEach(function (v) { var o = ins[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
+      // an edge against the ranks where its ends meet (namespaces that feed each other both
+      // ways) leaves its frames by their top border and enters by their bottom one, so that
+      // it never has to go round a frame
+      var key = ORD[e[0]], back = ORD[s] > ORD[d], P1 = back ? ups : outs, P2 = back ? downs : ins;
+      up1.forEach(function (v) { var o = P1[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
+      up2.forEach(function (v) { var o = P2[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
       var L = parent[s] < 0 ? nf : parent[s] - nb;
       lvEdges[L].push([local[s], local[d], s, d, up1[up1.length - 1], up2[up2.length - 1]]);
-      return {up1: up1, up2: up2, s: s, d: d, L: L};
+      return {up1: up1, up2: up2, s: s, d: d, L: L, back: back};
     });
     function ports(keys) {  // children with a port, in the order of their keys
       return Object.keys(keys).map(Number).sort(function (a, b) { return keys[a] - keys[b] || a - b; });
@@ -680,7 +686,7 @@ function layoutModule() {
       var lv = {w: ch.map(function (v) { return v < nb ? W[v] : res[v - nb].W; }),
                 h: ch.map(function (v) { return v < nb ? H[v] : res[v - nb].H; }),
                 ord: ch.map(function (v) { return ORD[v]; }), edges: edges,
-                ins: ports(ins[f]), outs: ports(outs[f]),
+                ins: ports(ins[f]), outs: ports(outs[f]), ups: ports(ups[f]), downs: ports(downs[f]),
                 effort: N <= EFFORT_MAX, framed: f < nf, minW: f < nf && !horiz ? req.frames.minW[f] : 0, head: hd, foot: ft};
       lv.inOff = lv.ins.map(function (c) { return meanPort(ch[c], 'i'); });
       lv.outOff = lv.outs.map(function (c) { return meanPort(ch[c], 'o'); });
@@ -703,6 +709,7 @@ function layoutModule() {
       return res[lvl].routes[local[p.s] + ',' + local[p.d]];
     }
     plan.forEach(function (p) {
+      if (p.back) return;  // its ports are on the other borders
       var cs = p.up1.concat([p.s]), cd = p.up2.concat([p.d]), j, pts, port;
       for (j = 1; j < cs.length; j++) {  // [departure x, port x, -1]
         pts = routeOf(cs[j], j === cs.length - 1, p, true);
@@ -764,29 +771,12 @@ function layoutModule() {
       return back ? out.reverse() : out;
     }
     var paths = plan.map(function (p) {
-      var all = [], z;
-      p.up1.forEach(function (v) { join(all, piece(parent[v] - nb, 'o' + local[v]), true); });
-      var a = local[p.s], b = local[p.d], back = ORD[p.s] > ORD[p.d];
-      var mid = piece(p.L, back ? b + ',' + a : a + ',' + b, back);
-      if (back && mid.length >= 4) {
-        // against the ranks (the namespaces interleave): the route runs from the top of its
-        // source to the bottom of its target, so a frame's port on the other border is
-        // reached round the frame's right side, in the gap its neighbours keep
-        if (p.s >= nb && all.length) {
-          var last = all[all.length - 1], sx = AX[p.s] + res[p.s - nb].W + 10;
-          var below = AY[p.s] + res[p.s - nb].H + 8, above = Math.min(mid[1][1], AY[p.s] - 8);
-          all.push([last[0], below], [sx, below], [sx, above]);
-          mid = mid.slice(2);
-        }
-        var inner = p.up2.length ? piece(parent[p.up2[p.up2.length - 1]] - nb, 'i' + local[p.up2[p.up2.length - 1]]) : [];
-        if (p.d >= nb && inner.length && mid.length >= 2) {
-          var dx = AX[p.d] + res[p.d - nb].W + 10, bot = Math.max(mid[mid.length - 2][1], AY[p.d] + res[p.d - nb].H + 8);
-          mid = mid.slice(0, mid.length - 2);
-          mid.push([dx, bot], [dx, AY[p.d] - 8], [inner[0][0], AY[p.d] - 8]);
-        }
-        for (z = 0; z < mid.length; z++) all.push(mid[z]);
-      } else join(all, mid, true);
-      for (z = p.up2.length - 1; z >= 0; z--) join(all, piece(parent[p.up2[z]] - nb, 'i' + local[p.up2[z]]), !back || z !== p.up2.length - 1 ? false : 'keep');
+      // forward: out of each frame by its bottom, the level's route, in by the tops; against
+      // the ranks (p.back): out by the tops, the level's route reversed, in by the bottoms
+      var all = [], z, back = p.back, a = local[p.s], b = local[p.d];
+      p.up1.forEach(function (v) { join(all, piece(parent[v] - nb, (back ? 'u' : 'o') + local[v], back), true); });
+      join(all, piece(p.L, back ? b + ',' + a : a + ',' + b, back), true);
+      for (z = p.up2.length - 1; z >= 0; z--) join(all, piece(parent[p.up2[z]] - nb, (back ? 'd' : 'i') + local[p.up2[z]], back), false);
       return all;
     });
     // joins the next level's route: a route drawn to a frame's centre line is moved to the
