@@ -429,7 +429,6 @@ def cmd_explain(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .fileio import write_atomic
     from .runtime.probes import probe
     graph = _load(args)
     _warn(graph)
@@ -440,6 +439,14 @@ def cmd_probe(args) -> int:
         result = probe(graph, args.input, layers=args.layers,
                        preprocess=_preprocess(args, graph), seed=args.seed, k=args.top_k,
                        backend=args.backend)
+    from .runtime.report import render_probe_report
+    return write_probe_results(args, result, render_probe_report, ".probe.html")
+
+
+def write_probe_results(args, result, render, suffix: str) -> int:
+    """A probe's warnings on stderr, then its --json document and its report (by default
+    MODEL<suffix>), each written whole or not at all."""
+    from .fileio import write_atomic
     for err in result.errors:
         if not progress.QUIET:
             print(f"graphscope: warning: {err}", file=sys.stderr)
@@ -448,9 +455,8 @@ def cmd_probe(args) -> int:
         write_atomic(args.json_out, json.dumps(result.to_dict(), indent=1) + "\n")
         print(args.json_out)
     if args.output or not args.json_out:
-        from .runtime.report import render_probe_report
-        out = args.output or str(Path(args.model).with_suffix(".probe.html"))
-        print(write_atomic(out, render_probe_report(result)))
+        out = args.output or str(Path(args.model).with_suffix(suffix))
+        print(write_atomic(out, render(result)))
     return 0
 
 

@@ -32,28 +32,18 @@ def _summary(what: str, n: int, seconds: float) -> None:
 
 
 def run_probe(args, graph, preprocess) -> int:
-    import json
-
-    from ..fileio import write_atomic
+    from ..cli import write_probe_results
     from .probe import probe_dataset
+    from .report import render_dataset_report
     if args.backend != "onnxruntime":
         raise UsageError("--dataset runs on onnxruntime (--engine local or ray); leave out "
                          "--backend torch")
     result = probe_dataset(graph, args.dataset, layers=args.layers, preprocess=preprocess,
                            batch=args.batch, engine=args.engine, address=args.address,
                            workers=args.workers, seed=args.seed)
-    for err in result.errors:
-        if not progress.QUIET:
-            print(f"graphscope: warning: {err}", file=sys.stderr)
     _summary("probed", result.inputs, result.seconds)
-    if args.json_out:  # written only once every input is in: an interrupt leaves nothing
-        write_atomic(args.json_out, json.dumps(result.to_dict(), indent=1) + "\n")
-        print(args.json_out)
-    if args.output or not args.json_out:
-        from .report import render_dataset_report
-        out = args.output or str(Path(args.model).with_suffix(".dataset.html"))
-        print(write_atomic(out, render_dataset_report(result)))
-    return 0
+    # written only once every input is in: an interrupt leaves nothing
+    return write_probe_results(args, result, render_dataset_report, ".dataset.html")
 
 
 def run_convert(args, graph, preprocess) -> int:

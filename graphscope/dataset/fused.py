@@ -51,7 +51,10 @@ def batch_stats(a3: np.ndarray, shift: np.ndarray, shift_bits: int):
 
 def _build():
     from numba import njit
-    return njit(nogil=True, cache=True, boundscheck=False)(_one_pass)
+    try:
+        return njit(nogil=True, cache=True, boundscheck=False)(_one_pass)
+    except RuntimeError:  # no writable place for numba's cache: compile in every process
+        return njit(nogil=True, boundscheck=False)(_one_pass)
 
 
 def _one_pass(a3, bits3, shift, shift_bits, lo, hi, s1, s2, hist):
