@@ -67,7 +67,9 @@ def run_ray(plan: ProbePlan, source: list[Item], on_batch=None, workers: int = 2
         ctx.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.ERROR)
         refs = [ray.put(plan), ray.put(source)]
-        per_call = plan.batch if plan.batch > 1 else 16  # Ray's batch: inputs per actor call
+        # Ray's batch: inputs per actor call, whole model batches, at least 16 so that the
+        # statistics sent back per call weigh little against the work
+        per_call = plan.batch * -(-16 // plan.batch)
         # rows made on the driver (no read tasks: every CPU goes to the actors), in enough
         # blocks that every actor gets work; from_items builds them in the driver's process
         # (from_numpy ran a task per block: seconds before the first batch, measured)

@@ -197,6 +197,19 @@ class LayerStats:
         self.hist += other.hist
         return self
 
+    # -- pickling: what a Ray actor sends back per batch -----------------------------------
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        used = np.flatnonzero(self.hist)  # a layer's values fill a few hundred of the bins
+        state["hist"] = (used.astype(np.uint16), self.hist[used])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        used, counts = state.pop("hist")
+        self.__dict__.update(state)
+        self.hist = np.zeros(N_BINS, np.int64)
+        self.hist[used] = counts
+
     # -- reading --------------------------------------------------------------------------
     @property
     def count(self) -> int:

@@ -101,3 +101,14 @@ def test_fused_kernel_and_numpy_passes_agree():
     np.testing.assert_allclose(got[3], (d * d).sum(axis=(0, 2)), rtol=1e-12)
     assert got[4] == np.count_nonzero(a == 0) > 0
     assert np.array_equal(got[5], bin_counts(a))
+
+
+def test_pickled_stats_keep_every_histogram_count():
+    import pickle
+    st = LayerStats("v")
+    for a in batches(4):
+        st.update(a)
+    back = pickle.loads(pickle.dumps(st))
+    assert np.array_equal(back.hist, st.hist) and back.hist.dtype == np.int64
+    assert back.to_dict() == st.to_dict()
+    assert len(pickle.dumps(st)) < st.hist.nbytes  # only the bins in use travel
