@@ -1,49 +1,41 @@
 """The diff report in real Chromium from file://, offline, through window.graphscope."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 import graphscope
+from tests.browser import MARKS, browser  # noqa: F401 (the fixture)
 from tests.zoo import diff_models as dm
 from tests.zoo import onnx_models
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no /usr/bin/chromium")]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def page(tmp_path_factory, browser):  # noqa: F811
     m = onnx_models.small_resnet()
     b = dm.block_inserted(dm.kernel_changed(m, "/stem/conv/Conv", 5, 0),
                           "/layer1/0/relu_1/Relu", 16)
     path = tmp_path_factory.mktemp("diff") / "report.html"
     result = graphscope.diff(m, b)
     result.render_html(path)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        requests, errors = [], []
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    requests, errors = [], []
 
-        def route(r):
-            if r.request.url.startswith(("file:", "blob:", "data:")):
-                r.continue_()
-            else:
-                requests.append(r.request.url)
-                r.abort()
-        context.route("**/*", route)
-        pg = context.new_page()
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-        pg.goto(path.as_uri())
-        pg.evaluate("window.graphscope.ready")
-        yield pg, result, requests, errors
-        browser.close()
+    def route(r):
+        if r.request.url.startswith(("file:", "blob:", "data:")):
+            r.continue_()
+        else:
+            requests.append(r.request.url)
+            r.abort()
+    context.route("**/*", route)
+    pg = context.new_page()
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    pg.goto(path.as_uri())
+    pg.evaluate("window.graphscope.ready")
+    yield pg, result, requests, errors
+    context.close()
 
 
 def test_offline_two_panes_and_summary(page):
