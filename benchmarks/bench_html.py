@@ -25,10 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import onnx  # noqa: E402
 
 import graphscope  # noqa: E402
+from tests.browser import ARGS, CHROMIUM  # noqa: E402
 from tests.zoo import onnx_models  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Long tasks go to a DOM attribute, not a JS global: Netron replaces window.eval, which
 # Playwright's page.evaluate needs, so its page is read through the DOM (an isolated world).
 LONGTASKS = """
