@@ -6,7 +6,10 @@
    sub-namespaces, each a rectangle of known size. So a frame holds exactly its content and
    siblings never overlap. An edge that leaves a frame goes to an out-port on the frame's
    bottom border (one per child that sends outside), an edge that enters it comes from an
-   in-port on its top border; the levels' routes are joined into one polyline per edge.
+   in-port on its top border (one per value that enters); an edge against the ranks where its
+   ends meet uses ports on the other borders. Between two children of a level, each pair of
+   ports has its own route, and the ordering counts crossings where the edges meet their ends
+   (a frame's port, not its centre); the levels' routes are joined into one polyline per edge.
    A frame's layout depends only on what is inside it, so it is cached by the expansion state
    of its subtree and reused when anything outside it changes. Everything is computed top to
    bottom (TB) and turned to the asked rank direction at the end. */
@@ -19,8 +22,12 @@ function layoutModule() {
   var cache = {}, mirrored = {};
 
   /* ---- crossings between two adjacent layers (accumulator tree, Barth et al.) -------- */
-  function crossings(L, nb, pos, nUpper) {
+  function crossings(L, nb, pos, nUpper, fromOff, toOff) {
     var pairs = [], q, r;
+    for (q = 0; q < L.length; q++) {  // ports of a frame: the edges meet it apart
+      var f0 = fromOff[L[q]], t0 = toOff[L[q]];
+      for (r = 0; r < f0.length; r++) if (f0[r] || t0[r]) return crossingsAt(L, nb, pos, fromOff, toOff);
+    }
     for (q = 0; q < L.length; q++) {
       var a = nb[L[q]];
       for (r = 0; r < a.length; r++) pairs.push(pos[L[q]] * nUpper * 4 + pos[a[r]]);
@@ -159,6 +166,39 @@ function layoutModule() {
     for (i = 0; i < n; i++) rank[i] -= lo;
   }
 
+  // the same where edges meet their ends at offsets (fractions of a position): inversions
+  // among (upper end, lower end) pairs, ties at either end not counted
+  function crossingsAt(L, nb, pos, fromOff, toOff) {
+    var U = [], D = [], q, r;
+    for (q = 0; q < L.length; q++) {
+      var a = nb[L[q]], fo = fromOff[L[q]], to = toOff[L[q]];
+      for (r = 0; r < a.length; r++) { U.push(pos[L[q]] + fo[r]); D.push(pos[a[r]] + to[r]); }
+    }
+    var m = U.length, idx = [], ds, rank = new Int32Array(m), tree = new Int32Array(m + 1), cross = 0, done = 0;
+    if (m < 2) return 0;
+    for (q = 0; q < m; q++) idx.push(q);
+    ds = D.slice().sort(function (x, y) { return x - y; });
+    for (q = 0; q < m; q++) {  // where each lower end goes in the tree: 1 + those smaller
+      var lo = 0, hi = m;
+      while (lo < hi) { var mid = (lo + hi) >> 1; if (ds[mid] < D[q]) lo = mid + 1; else hi = mid; }
+      rank[q] = lo + 1;
+    }
+    idx.sort(function (x, y) { return U[x] - U[y] || D[x] - D[y]; });
+    for (q = 0; q < m;) {  // a group of equal upper ends: count against the earlier groups, then add
+      var e = q;
+      while (e < m && U[idx[e]] === U[idx[q]]) e++;
+      for (r = q; r < e; r++) {  // crossed: the earlier edges whose lower end is greater
+        var lo2 = 0, hi2 = m, le = 0, kk;
+        while (lo2 < hi2) { var mid2 = (lo2 + hi2) >> 1; if (ds[mid2] <= D[idx[r]]) lo2 = mid2 + 1; else hi2 = mid2; }
+        for (kk = lo2; kk > 0; kk -= kk & -kk) le += tree[kk];
+        cross += done - le;
+      }
+      for (r = q; r < e; r++) { for (var k2 = rank[idx[r]]; k2 <= m; k2 += k2 & -k2) tree[k2]++; done++; }
+      q = e;
+    }
+    return cross;
+  }
+
   /* ---- one level: children of a frame (or the top level) plus its ports ----------------
      lv: {w[], h[], ord[], edges[[a, b]], ins[child], outs[child], framed, minW}
      returns {x[], y[] (child centres, TB, origin the frame's top-left), W, H,
@@ -166,15 +206,21 @@ function layoutModule() {
   function level(lv) {
     var n = lv.w.length, i, j, k, l, q;
     var head = lv.framed ? lv.head : 0, foot = lv.framed ? lv.foot : 0, pad = lv.framed ? PAD : 0;
-    var ord = lv.ord, E = [], seen = {};
-    for (i = 0; i < lv.edges.length; i++) {  // orient along the topological order
-      var s = lv.edges[i][0], d = lv.edges[i][1];
+    // edges oriented along the topological order: E, one per pair of children (for the
+    // ranks); EP, one per pair of ports where its ends are frames (each its own route, with
+    // the offsets of the ports it leaves and enters by, for the ordering)
+    var ord = lv.ord, E = [], EP = [], seen = {}, seenP = {};
+    for (i = 0; i < lv.edges.length; i++) {
+      var s = lv.edges[i][0], d = lv.edges[i][1], pk = lv.edges[i][4] || '';
       if (s === d) continue;
       var rev = ord[s] > ord[d], a = rev ? d : s, b = rev ? s : d, key = a + ',' + b;
+      if (seenP[key + '|' + pk] === undefined) {
+        seenP[key + '|' + pk] = 1;
+        EP.push(rev ? [a, b, lv.edges[i][3] || 0, lv.edges[i][2] || 0, pk] : [a, b, lv.edges[i][2] || 0, lv.edges[i][3] || 0, pk]);
+      }
       if (seen[key] !== undefined) continue;
       seen[key] = E.length;
-      // with the offsets of the ports it leaves and enters by (a frame's), for the ordering
-      E.push(rev ? [a, b, 0, 0] : [a, b, lv.edges[i][2] || 0, lv.edges[i][3] || 0]);
+      E.push([a, b]);
     }
     var byOrd = [];
     for (i = 0; i < n; i++) byOrd.push(i);
@@ -202,13 +248,13 @@ function layoutModule() {
     for (i = 0; i < n; i++) top = Math.max(top, layer[i]);
     // vertices: children (shifted one layer down when there are ports), ports, dummies
     var shift = lv.framed ? 1 : 0, nl = top + 1 + 2 * shift;
-    var vl = [], vw = [], vh = [], up = [], down = [], upOff = [], downOff = [], chains = [], ckeys = [];
-    function vertex(l, w, h) { vl.push(l); vw.push(w); vh.push(h || 0); up.push([]); down.push([]); upOff.push([]); downOff.push([]); return vl.length - 1; }
+    var vl = [], vw = [], vh = [], up = [], down = [], upOff = [], downOff = [], downFrom = [], chains = [], ckeys = [];
+    function vertex(l, w, h) { vl.push(l); vw.push(w); vh.push(h || 0); up.push([]); down.push([]); upOff.push([]); downOff.push([]); downFrom.push([]); return vl.length - 1; }
     for (i = 0; i < n; i++) vertex(layer[i] + shift, lv.w[i], lv.h[i]);
     // an edge as a chain of vertices; offFrom/offTo: where on its ends' borders it meets them
     // (px from the centre), seen by the neighbours' barycentres as a fraction of a position
     var spans = 0;  // dummy points only while they stay few (a bound on the work)
-    E.forEach(function (e) { spans += Math.max(0, layer[e[1]] - layer[e[0]] - 1); });
+    EP.forEach(function (e) { spans += Math.max(0, layer[e[1]] - layer[e[0]] - 1); });
     var dummies = spans <= 4 * n + 2000;
     function chain(from, to, key, offFrom, offTo) {
       var c = [from], span = vl[to] - vl[from] - 1;
@@ -217,18 +263,27 @@ function layoutModule() {
       var of = 0.8 * (offFrom || 0) / vw[from], ot = 0.8 * (offTo || 0) / vw[to];
       for (var z2 = 0; z2 + 1 < c.length; z2++) {
         down[c[z2]].push(c[z2 + 1]); downOff[c[z2]].push(z2 + 2 === c.length ? ot : 0);
+        downFrom[c[z2]].push(z2 === 0 ? of : 0);
         up[c[z2 + 1]].push(c[z2]); upOff[c[z2 + 1]].push(z2 === 0 ? of : 0);
       }
       chains.push(c); ckeys.push(key);
     }
     if (lv.framed) {
-      lv.ins.forEach(function (c, z) { chain(vertex(0, PORT_W), c, 'i' + c, 0, lv.inOff[z]); });
+      // an in-port per value that enters (all its consumers inside fed from one point), an
+      // out-port per child that sends outside
+      lv.ins.forEach(function (P, z) {
+        var pv = vertex(0, PORT_W);
+        P.kids.forEach(function (c, y) { chain(pv, c, 'i' + P.v + ':' + c, 0, lv.inOff[z][y]); });
+      });
       lv.outs.forEach(function (c, z) { chain(c, vertex(nl - 1, PORT_W), 'o' + c, lv.outOff[z], 0); });
       // edges against the ranks of a level above leave by the top and enter by the bottom
       lv.ups.forEach(function (c) { chain(vertex(0, PORT_W), c, 'u' + c, 0, 0); });
-      lv.downs.forEach(function (c) { chain(c, vertex(nl - 1, PORT_W), 'd' + c, 0, 0); });
+      lv.downs.forEach(function (P) {
+        var pv = vertex(nl - 1, PORT_W);
+        P.kids.forEach(function (c) { chain(c, pv, 'd' + P.v + ':' + c, 0, 0); });
+      });
     }
-    E.forEach(function (e) { chain(e[0], e[1], e[0] + ',' + e[1], e[2], e[3]); });
+    EP.forEach(function (e) { chain(e[0], e[1], e[0] + ',' + e[1] + '|' + e[4], e[2], e[3]); });
     var total = vl.length, layers = [];
     for (l = 0; l < nl; l++) layers.push([]);
     for (k = 0; k < n; k++) layers[vl[byOrd[k]]].push(byOrd[k]);
@@ -236,7 +291,10 @@ function layoutModule() {
     var pos = new Float64Array(total);
     function number(L) { for (var z = 0; z < L.length; z++) pos[L[z]] = z; }
     layers.forEach(number);
-    var best = order(layers, up, down, pos, number, total, false, upOff, downOff, chains, vl, full);
+    // a frame with many ports keeps them in the order of their keys (the earliest box that
+    // sends through each): the frames it talks to then meet it in the same order
+    var fixed = !!lv.framed && lv.ins.length + lv.outs.length >= 6;
+    var best = order(layers, up, down, pos, number, total, fixed, upOff, downOff, chains, vl, full, downFrom);
     return {nl: nl, vl: vl, vw: vw, vh: vh, up: up, down: down, chains: chains, ckeys: ckeys,
             layers: layers, total: total, best: best, layer: layer};
     }
@@ -310,12 +368,12 @@ function layoutModule() {
   /* ---- ordering: median and barycentre sweeps with transposition from several starts (the
      given order, depth-first, breadth-first from the top and from the bottom, as dot tries
      more than one), the order with the fewest crossings kept ------------------------------ */
-  function order(layers, up, down, pos, number, total, fixedEnds, upOff, downOff, chains, vl, full) {
+  function order(layers, up, down, pos, number, total, fixedEnds, upOff, downOff, chains, vl, full, downFrom) {
     // fixedEnds: the port layers (first and last) keep the order of their keys
     var nl = layers.length, l, it, lo = fixedEnds ? 1 : 0, hi = fixedEnds ? nl - 2 : nl - 1;
     function count() {
       var c = 0;
-      for (var z = 0; z + 1 < nl; z++) c += crossings(layers[z], down, pos, layers[z + 1].length + 1);
+      for (var z = 0; z + 1 < nl; z++) c += crossings(layers[z], down, pos, layers[z + 1].length + 1, downFrom, downOff);
       return c;
     }
     if (nl < 2) return 0;
@@ -364,7 +422,7 @@ function layoutModule() {
         var median = it % 4 >= 2, flip = small && it % 8 >= 4;
         if (it % 2 === 0) for (l = Math.max(1, lo); l <= hi; l++) sweep(layers[l], up, median, upOff, flip);
         else for (l = Math.min(nl - 2, hi); l >= lo; l--) sweep(layers[l], down, median, downOff, flip);
-        if (small) transpose(layers, up, down, pos, lo, hi, flip);  // as dot does, after every sweep
+        if (small) transpose(layers, up, down, pos, lo, hi, flip, upOff, downOff);  // as dot does, after every sweep
         var c = count();
         if (c < mine) { mine = c; mineOrd = snap(); quiet = 0; } else if (++quiet >= 8) break;
       }
@@ -374,8 +432,8 @@ function layoutModule() {
     function polish(c, whole) {  // sifting, transposition (whole: long edges re-placed whole
       for (var r = 0; r < 4 && c > 0; r++) {  // first), while it pays
         if (whole && chains) reroute(layers, down, pos, vl, chains, 1e6);
-        sift(layers, up, down, pos, lo, hi);
-        transpose(layers, up, down, pos, lo, hi, false);
+        sift(layers, up, down, pos, lo, hi, upOff, downOff);
+        transpose(layers, up, down, pos, lo, hi, false, upOff, downOff);
         var c2 = count();
         if (c2 >= c) break;
         c = c2;
@@ -432,12 +490,17 @@ function layoutModule() {
       }
     }
     for (l = 0; l < nl; l++) { layers[l] = bestOrd[l]; number(layers[l]); }
-    if (best > 0 && small) transpose(layers, up, down, pos, lo, hi, false);
+    if (best > 0 && small) transpose(layers, up, down, pos, lo, hi, false, upOff, downOff);
     return best;
   }
 
   // crossings among the edges of u and v (u left of v) towards one neighbouring layer
-  function pairCross(nu, nv, pos) {
+  function pairCross(nu, nv, pos, ou, ov) {
+    if (ou) {
+      var c2 = 0;
+      for (var a2 = 0; a2 < nu.length; a2++) for (var b2 = 0; b2 < nv.length; b2++) if (pos[nu[a2]] + ou[a2] > pos[nv[b2]] + ov[b2]) c2++;
+      return c2;
+    }
     var c = 0;
     for (var a = 0; a < nu.length; a++) for (var b = 0; b < nv.length; b++) if (pos[nu[a]] > pos[nv[b]]) c++;
     return c;
@@ -533,7 +596,7 @@ function layoutModule() {
 
   // sifting: each vertex in turn moves to the place in its layer where its edges cross the
   // fewest others (the neighbouring layers stay), when that is better than where it is
-  function sift(layers, up, down, pos, lo, hi) {
+  function sift(layers, up, down, pos, lo, hi, uo, dO) {
     for (var l = lo; l <= hi; l++) {
       var L = layers[l];
       if (L.length < 2) continue;
@@ -542,8 +605,8 @@ function layoutModule() {
         var cost = 0, here = 0, best = 0, bestQ = 0;  // relative to v first in the layer
         for (q = 0; q < rest.length; q++) {
           var w = rest[q];
-          cost += pairCross(up[w], up[v], pos) + pairCross(down[w], down[v], pos) -
-                  pairCross(up[v], up[w], pos) - pairCross(down[v], down[w], pos);
+          cost += pairCross(up[w], up[v], pos, uo[w], uo[v]) + pairCross(down[w], down[v], pos, dO[w], dO[v]) -
+                  pairCross(up[v], up[w], pos, uo[v], uo[w]) - pairCross(down[v], down[w], pos, dO[v], dO[w]);
           if (q + 1 === at) here = cost;
           if (cost < best) { best = cost; bestQ = q + 1; }
         }
@@ -556,7 +619,7 @@ function layoutModule() {
 
   // swaps neighbours while that removes crossings; `equal`: also where it leaves as many
   // (dot does so every other pass, to leave a plateau)
-  function transpose(layers, up, down, pos, lo, hi, equal) {
+  function transpose(layers, up, down, pos, lo, hi, equal, uo, dO) {
     var improved = true, guard = 0;
     while (improved && guard++ < 8) {
       improved = false;
@@ -564,8 +627,8 @@ function layoutModule() {
         var L = layers[l];
         for (var q = 0; q + 1 < L.length; q++) {
           var u = L[q], v = L[q + 1];
-          var now = pairCross(up[u], up[v], pos) + pairCross(down[u], down[v], pos);
-          var swapped = pairCross(up[v], up[u], pos) + pairCross(down[v], down[u], pos);
+          var now = pairCross(up[u], up[v], pos, uo[u], uo[v]) + pairCross(down[u], down[v], pos, dO[u], dO[v]);
+          var swapped = pairCross(up[v], up[u], pos, uo[v], uo[u]) + pairCross(down[v], down[u], pos, dO[v], dO[u]);
           if (swapped < now || equal && swapped === now && now > 0 && guard === 1) {
             L[q] = v; L[q + 1] = u; pos[u] = q + 1; pos[v] = q;
             improved = true;
@@ -614,7 +677,8 @@ function layoutModule() {
 
   /* ---- the compound layout --------------------------------------------------------------
      req: {rankdir, w[], h[], ord[], parent[] (frame index or -1) for the visible boxes;
-           frames: {parent[], key[], minW[]}; edges: [[s, d]] between boxes}
+           frames: {parent[], key[], minW[]}; edges: [[s, d, value]] between boxes (the value
+           it carries, one in-port of a frame per value)}
      returns {x[], y[] box centres; frames: [[x, y, w, h]]; paths: [[x0, y0, ...]] per edge} */
   function layout(req) {
     var rd = req.rankdir, horiz = rd === 'LR' || rd === 'RL';
@@ -639,7 +703,7 @@ function layoutModule() {
     // every edge: the level where its ends meet, and the ports it needs on the way
     var lvEdges = [], ins = [], outs = [], ups = [], downs = [];
     for (j = 0; j <= nf; j++) { lvEdges.push([]); ins.push({}); outs.push({}); ups.push({}); downs.push({}); }
-    var plan = req.edges.map(function (e) {
+    var plan = req.edges.map(function (e, k) {
       var s = e[0], d = e[1], up1 = [], up2 = [];
       while (dep(s) > dep(d)) { up1.push(s); s = parent[s]; }
       while (dep(d) > dep(s)) { up2.push(d); d = parent[d]; }
@@ -650,14 +714,24 @@ function layoutModule() {
       // ways) leaves its frames by their top border and enters by their bottom one, so that
       // it never has to go round a frame
       var key = ORD[e[0]], back = ORD[s] > ORD[d], P1 = back ? ups : outs, P2 = back ? downs : ins;
+      var val = e[2] === undefined ? -1 - k : e[2];  // the value it carries
       up1.forEach(function (v) { var o = P1[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
-      up2.forEach(function (v) { var o = P2[parent[v] - nb]; o[local[v]] = Math.min(key, o[local[v]] === undefined ? Infinity : o[local[v]]); });
+      up2.forEach(function (v) {
+        var P = P2[parent[v] - nb], o = P[val] || (P[val] = {key: Infinity, kids: {}});
+        o.key = Math.min(o.key, key); o.kids[local[v]] = 1;
+      });
       var L = parent[s] < 0 ? nf : parent[s] - nb;
-      lvEdges[L].push([local[s], local[d], s, d, up1[up1.length - 1], up2[up2.length - 1]]);
-      return {up1: up1, up2: up2, s: s, d: d, L: L, back: back};
+      // the ports it leaves and enters by, where its ends are frames: its own route there
+      var pk = (up1.length ? local[up1[up1.length - 1]] : '') + '/' + (up2.length ? val : '');
+      lvEdges[L].push([local[s], local[d], s, d, up1[up1.length - 1], up2[up2.length - 1], val, pk]);
+      return {up1: up1, up2: up2, s: s, d: d, L: L, back: back, val: val, pk: pk};
     });
     function ports(keys) {  // children with a port, in the order of their keys
       return Object.keys(keys).map(Number).sort(function (a, b) { return keys[a] - keys[b] || a - b; });
+    }
+    function valuePorts(P) {  // the values with a port, in the order of their keys; each one's children
+      return Object.keys(P).map(Number).sort(function (a, b) { return P[a].key - P[b].key || a - b; })
+        .map(function (v) { return {v: v, kids: Object.keys(P[v].kids).map(Number).sort(function (a, b) { return a - b; })}; });
     }
     // lay out frames bottom-up (deepest first), from the cache when their subtree is unchanged
     var res = new Array(nf + 1), frames = [];
@@ -671,7 +745,13 @@ function layoutModule() {
       var ch = kids[f];
       function portX(F, side, c) {  // where child c's port of frame F is, from F's centre
         var pts = res[F - nb].routes[side + local[c]];
-        return pts ? (side === 'i' ? pts[0] : pts[pts.length - 2]) - res[F - nb].W / 2 : 0;
+        return pts ? (side === 'i' || side === 'u' ? pts[0] : pts[pts.length - 2]) - res[F - nb].W / 2 : 0;
+      }
+      function valuePort(F, side, val) {  // frame F's in-port of a value, from its centre
+        if (F < nb) return 0;
+        var R = res[F - nb].routes, pre = side + val + ':';
+        for (var k in R) if (k.slice(0, pre.length) === pre) return (side === 'i' ? R[k][0] : R[k][R[k].length - 2]) - res[F - nb].W / 2;
+        return 0;
       }
       function meanPort(F, side) {  // all of a frame's ports of one side, from its centre
         if (F < nb) return 0;
@@ -680,15 +760,16 @@ function layoutModule() {
         return cnt ? sum / cnt - res[F - nb].W / 2 : 0;
       }
       var edges = lvEdges[f].map(function (e) {
-        return [e[0], e[1], e[2] >= nb && e[4] !== undefined ? portX(e[2], 'o', e[4]) : 0,
-                e[3] >= nb && e[5] !== undefined ? portX(e[3], 'i', e[5]) : 0];
+        var back = ORD[e[2]] > ORD[e[3]];
+        return [e[0], e[1], e[2] >= nb && e[4] !== undefined ? portX(e[2], back ? 'u' : 'o', e[4]) : 0,
+                e[3] >= nb && e[5] !== undefined ? valuePort(e[3], back ? 'd' : 'i', e[6]) : 0, e[7]];
       });
       var lv = {w: ch.map(function (v) { return v < nb ? W[v] : res[v - nb].W; }),
                 h: ch.map(function (v) { return v < nb ? H[v] : res[v - nb].H; }),
                 ord: ch.map(function (v) { return ORD[v]; }), edges: edges,
-                ins: ports(ins[f]), outs: ports(outs[f]), ups: ports(ups[f]), downs: ports(downs[f]),
+                ins: valuePorts(ins[f]), outs: ports(outs[f]), ups: ports(ups[f]), downs: valuePorts(downs[f]),
                 effort: N <= EFFORT_MAX, framed: f < nf, minW: f < nf && !horiz ? req.frames.minW[f] : 0, head: hd, foot: ft};
-      lv.inOff = lv.ins.map(function (c) { return meanPort(ch[c], 'i'); });
+      lv.inOff = lv.ins.map(function (P) { return P.kids.map(function (c) { return valuePort(ch[c], 'i', P.v); }); });
       lv.outOff = lv.outs.map(function (c) { return meanPort(ch[c], 'o'); });
       res[f] = level(lv);
       if (key) cache[key] = res[f];
@@ -704,9 +785,9 @@ function layoutModule() {
     }
     function routeOf(G, last, p, out) {  // the route that leaves (enters) frame G at its level
       var lvl = parent[G] < 0 ? nf : parent[G] - nb;
-      if (!last) return res[lvl].routes[(out ? 'o' : 'i') + local[G]];
+      if (!last) return res[lvl].routes[out ? 'o' + local[G] : 'i' + p.val + ':' + local[G]];
       if (ORD[p.s] > ORD[p.d]) return null;
-      return res[lvl].routes[local[p.s] + ',' + local[p.d]];
+      return res[lvl].routes[local[p.s] + ',' + local[p.d] + '|' + p.pk];
     }
     plan.forEach(function (p) {
       if (p.back) return;  // its ports are on the other borders
@@ -719,7 +800,7 @@ function layoutModule() {
       for (j = 1; j < cd.length; j++) {  // [approach x, port x, source frame, its port x]
         var last = j === cd.length - 1;
         pts = routeOf(cd[j], last, p, false);
-        port = res[cd[j] - nb].routes['i' + local[cd[j - 1]]];
+        port = res[cd[j] - nb].routes['i' + p.val + ':' + local[cd[j - 1]]];
         if (!pts || pts.length < 6 || !port) continue;
         var F = -1, fx = -1;
         if (last && pts.length === 8 && p.s >= nb && p.up1.length) {  // straight from a frame
@@ -775,8 +856,8 @@ function layoutModule() {
       // the ranks (p.back): out by the tops, the level's route reversed, in by the bottoms
       var all = [], z, back = p.back, a = local[p.s], b = local[p.d];
       p.up1.forEach(function (v) { join(all, piece(parent[v] - nb, (back ? 'u' : 'o') + local[v], back), true); });
-      join(all, piece(p.L, back ? b + ',' + a : a + ',' + b, back), true);
-      for (z = p.up2.length - 1; z >= 0; z--) join(all, piece(parent[p.up2[z]] - nb, (back ? 'd' : 'i') + local[p.up2[z]], back), false);
+      join(all, piece(p.L, (back ? b + ',' + a : a + ',' + b) + '|' + p.pk, back), true);
+      for (z = p.up2.length - 1; z >= 0; z--) join(all, piece(parent[p.up2[z]] - nb, (back ? 'd' : 'i') + p.val + ':' + local[p.up2[z]], back), false);
       return all;
     });
     // joins the next level's route: a route drawn to a frame's centre line is moved to the

@@ -337,7 +337,7 @@ Viewer.prototype.show = function (anchor) {
            frames: {parent: view.frames.map(function (f) { return f.parent; }),
                     key: view.frames.map(function (f) { return f.key; }),
                     minW: view.frames.map(function (f) { return f.minW; })},
-           edges: view.edges.map(function (e) { return [e.s, e.d]; })};
+           edges: view.edges.map(function (e) { return [e.s, e.d, e.v]; })};
     this.busy.style.display = 'block';
   }
   var got = cached ? Promise.resolve(cached.lay) : this.runLayout(req);
