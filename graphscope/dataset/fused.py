@@ -37,7 +37,8 @@ def batch_stats(a3: np.ndarray, shift: np.ndarray, shift_bits: int):
     """Statistics of ``a3`` (float32, C-contiguous, [inputs, channels, values]) per channel:
     (min, max, sum of (x - shift), sum of (x - shift)^2, number of exact zeros, histogram
     of ``bits >> shift_bits``). ``shift``: per channel, float64, close to the mean. NaN
-    values are counted in the histogram and left out of min and max."""
+    values are counted in the histogram and left out of min and max (NaN where a channel
+    has nothing else)."""
     kernel = _compiled()
     channels = a3.shape[1]
     lo = np.empty(channels, np.float32)
@@ -46,6 +47,8 @@ def batch_stats(a3: np.ndarray, shift: np.ndarray, shift_bits: int):
     s2 = np.empty(channels, np.float64)
     hist = np.zeros(1 << (32 - shift_bits), np.int64)
     zeros = kernel(a3, a3.view(np.uint32), shift, shift_bits, lo, hi, s1, s2, hist)
+    nothing = lo > hi  # every value NaN: NaN, as np.fmin gives
+    lo[nothing], hi[nothing] = np.nan, np.nan
     return lo, hi, s1, s2, int(zeros), hist
 
 

@@ -110,7 +110,8 @@ def _numpy_pass(a3: np.ndarray, shift: np.ndarray):
     hist = bin_counts(a3)
     # exact zeros lie in the two bins nearest 0; most layers have none there
     zeros = int(np.count_nonzero(a3 == 0)) if hist[0] or hist[N_BINS // 2] else 0
-    return a3.min(axis=(0, 2)), a3.max(axis=(0, 2)), s1, s2, zeros, hist
+    # fmin/fmax: NaN left out, as the compiled pass does
+    return np.fmin.reduce(a3, axis=(0, 2)), np.fmax.reduce(a3, axis=(0, 2)), s1, s2, zeros, hist
 
 
 class LayerStats:
@@ -189,8 +190,8 @@ class LayerStats:
             delta = other.mean - self.mean
             self.mean = self.mean + delta * (nb / n) if n else self.mean
             self.m2 = self.m2 + other.m2 + delta * delta * (na * nb / n) if n else self.m2
-            self.min = np.minimum(self.min, other.min)
-            self.max = np.maximum(self.max, other.max)
+            self.min = np.fmin(self.min, other.min)
+            self.max = np.fmax(self.max, other.max)
             self.per_channel = n
         self.samples += other.samples
         self.zeros += other.zeros
@@ -233,7 +234,7 @@ class LayerStats:
         if self.mean is None:
             return {"count": 0, "samples": self.samples}
         mean, var = self.totals()
-        lo, hi = float(self.min.min()), float(self.max.max())
+        lo, hi = float(np.fmin.reduce(self.min)), float(np.fmax.reduce(self.max))
         dead = self.dead()
         doc = {"count": self.count, "samples": self.samples, "min": lo, "max": hi,
                "mean": mean, "std": float(np.sqrt(var)),

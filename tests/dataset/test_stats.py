@@ -112,3 +112,17 @@ def test_pickled_stats_keep_every_histogram_count():
     assert np.array_equal(back.hist, st.hist) and back.hist.dtype == np.int64
     assert back.to_dict() == st.to_dict()
     assert len(pickle.dumps(st)) < st.hist.nbytes  # only the bins in use travel
+
+
+def test_nan_values_are_binned_and_left_out_of_min_and_max(stats_path):
+    a = np.arange(2 * 3 * 8, dtype=np.float32).reshape(2, 3, 8) - 10
+    a[0, 0, 3] = a[1, 0, 5] = np.nan  # a channel with a few NaN
+    a[:, 2, :] = np.nan               # a channel with nothing else
+    st = LayerStats("v")
+    st.update(a)
+    finite = np.where(np.isnan(a), np.inf, a).min(axis=(0, 2))
+    assert st.min[0] == finite[0] and st.min[1] == finite[1] and np.isnan(st.min[2])
+    assert st.max[0] == np.where(np.isnan(a), -np.inf, a)[:, 0].max()
+    assert st.to_dict(channels=False)["min"] == float(np.nanmin(a))
+    assert st.hist.sum() == a.size  # NaN counted, in the bins of NaN bit patterns
+    assert np.array_equal(st.hist, bin_counts(a))
