@@ -354,15 +354,17 @@ function layoutModule() {
     if (lv.framed && W < lv.minW) { dx += (lv.minW - W) / 2; W = lv.minW; }
     var X = new Float64Array(n), Y = new Float64Array(n);
     for (i = 0; i < n; i++) { X[i] = x[i] + dx; Y[i] = (rtop[vl[i]] + rbot[vl[i]]) / 2; }
-    var routes = {};
+    var routes = {}, valuePorts = {};  // valuePorts: 'i' or 'd' + value: where its port is
     chains.forEach(function (c, ci) {
       var pts = [], u = c[0], v = c[c.length - 1];
       pts.push(x[u] + dx, (rtop[vl[u]] + rbot[vl[u]]) / 2 + vh[u] / 2, x[u] + dx, rbot[vl[u]]);
       for (var z = 1; z + 1 < c.length; z++) pts.push(x[c[z]] + dx, rtop[vl[c[z]]], x[c[z]] + dx, rbot[vl[c[z]]]);
       pts.push(x[v] + dx, rtop[vl[v]], x[v] + dx, (rtop[vl[v]] + rbot[vl[v]]) / 2 - vh[v] / 2);
       routes[ckeys[ci]] = pts;
+      var kc = ckeys[ci].charAt(0), colon = ckeys[ci].indexOf(':');
+      if ((kc === 'i' || kc === 'd') && colon > 0) valuePorts[ckeys[ci].slice(0, colon)] = kc === 'i' ? pts[0] : pts[pts.length - 2];
     });
-    return {x: X, y: Y, W: W, H: H, routes: routes};
+    return {x: X, y: Y, W: W, H: H, routes: routes, valuePorts: valuePorts};
   }
 
   /* ---- ordering: median and barycentre sweeps with transposition from several starts (the
@@ -722,7 +724,8 @@ function layoutModule() {
       });
       var L = parent[s] < 0 ? nf : parent[s] - nb;
       // the ports it leaves and enters by, where its ends are frames: its own route there
-      var pk = (up1.length ? local[up1[up1.length - 1]] : '') + '/' + (up2.length ? val : '');
+      // (in views too big for the costlier ordering, one route per pair of children)
+      var pk = N > EFFORT_MAX ? '' : (up1.length ? local[up1[up1.length - 1]] : '') + '/' + (up2.length ? val : '');
       lvEdges[L].push([local[s], local[d], s, d, up1[up1.length - 1], up2[up2.length - 1], val, pk]);
       return {up1: up1, up2: up2, s: s, d: d, L: L, back: back, val: val, pk: pk};
     });
@@ -749,9 +752,8 @@ function layoutModule() {
       }
       function valuePort(F, side, val) {  // frame F's in-port of a value, from its centre
         if (F < nb) return 0;
-        var R = res[F - nb].routes, pre = side + val + ':';
-        for (var k in R) if (k.slice(0, pre.length) === pre) return (side === 'i' ? R[k][0] : R[k][R[k].length - 2]) - res[F - nb].W / 2;
-        return 0;
+        var at = res[F - nb].valuePorts[side + val];
+        return at === undefined ? 0 : at - res[F - nb].W / 2;
       }
       function meanPort(F, side) {  // all of a frame's ports of one side, from its centre
         if (F < nb) return 0;
