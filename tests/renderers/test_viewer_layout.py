@@ -124,6 +124,7 @@ def test_frame_contains_only_its_nodes_in_every_direction(browser, graphs, rankd
                                         ("unet", None), ("transformer_block", None),
                                         ("three_levels", None), ("googlenet", 99),
                                         ("bert", 99), ("unet", 99)])
+@needs_dot
 def test_no_more_crossings_than_dot(browser, graphs, name, depth):
     graph, view = open_view(browser, graphs, name, depth)
     boxes, edges = view.geometry()
