@@ -151,6 +151,13 @@ def reading(pid: int, name: str) -> bool:
     return False
 
 
+def default_sigint():
+    """In the child before exec: SIGINT back to its default, so that Python turns it into
+    KeyboardInterrupt. A test run started in the background by a shell without job control
+    (`cmd &`) ignores SIGINT, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupt_leaves_no_output(tmp_path):
     """SIGINT while inputs stream: exit 130, neither the JSON nor the report nor a temporary
     file is left behind."""
@@ -162,7 +169,8 @@ def test_interrupt_leaves_no_output(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "graphscope", "probe", str(tmp_path / "m.onnx"),
                              "--dataset", str(tmp_path / "big.npy"), "--json",
                              str(out / "s.json"), "-o", str(out / "r.html")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:  # until the reader holds the file
         if reading(proc.pid, "big.npy"):
