@@ -1,6 +1,6 @@
 """Headless Debian Chromium through Playwright, offline, for the browser tests: the path, the
-arguments, the marks a browser test module sets, and a module-scoped ``browser`` fixture
-(import it into the test module)."""
+arguments, the marks a browser test module sets, a module-scoped ``browser`` fixture (import
+it into the test module) and an offline context."""
 import shutil
 
 import pytest
@@ -19,3 +19,19 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def offline_context(browser, width=1200, height=800):
+    """A context where only file:, blob: and data: URLs load: (context, blocked), every other
+    request aborted and its URL appended to ``blocked``."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    blocked = []
+
+    def route(r):
+        if r.request.url.startswith(("file:", "blob:", "data:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+    context.route("**/*", route)
+    return context, blocked

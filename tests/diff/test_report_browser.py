@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import graphscope
-from tests.browser import MARKS, browser  # noqa: F401 (the fixture)
+from tests.browser import MARKS, browser, offline_context  # noqa: F401 (the fixture)
 from tests.zoo import diff_models as dm
 from tests.zoo import onnx_models
 
@@ -19,16 +19,8 @@ def page(tmp_path_factory, browser):  # noqa: F811
     path = tmp_path_factory.mktemp("diff") / "report.html"
     result = graphscope.diff(m, b)
     result.render_html(path)
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    requests, errors = [], []
-
-    def route(r):
-        if r.request.url.startswith(("file:", "blob:", "data:")):
-            r.continue_()
-        else:
-            requests.append(r.request.url)
-            r.abort()
-    context.route("**/*", route)
+    context, requests = offline_context(browser, 1400, 900)
+    errors = []
     pg = context.new_page()
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))

@@ -9,7 +9,7 @@ import graphscope
 from graphscope.ir.grouping import build_view
 from graphscope.renderers.html import auto_depth
 from graphscope.renderers.labels import fmt_value
-from tests.browser import CHROMIUM, MARKS, browser  # noqa: F401 (a fixture)
+from tests.browser import CHROMIUM, MARKS, browser, offline_context  # noqa: F401 (a fixture)
 from tests.zoo import html_models, onnx_models
 
 pytestmark = MARKS
@@ -19,9 +19,8 @@ class Page:
     """A page that may load file:// only; records every other request, dialogs and errors."""
 
     def __init__(self, browser, path, hook=True):
-        self.context = browser.new_context(viewport={"width": 1200, "height": 800})
-        self.requests, self.dialogs, self.errors = [], [], []
-        self.context.route("**/*", self._route)
+        self.context, self.requests = offline_context(browser)
+        self.dialogs, self.errors = [], []
         self.page = self.context.new_page()
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
@@ -29,14 +28,6 @@ class Page:
         self.page.goto(path.as_uri())
         if hook:
             self.page.evaluate("window.graphscope.ready")
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(("file:", "blob:", "data:")):
-            route.continue_()
-        else:
-            self.requests.append(url)
-            route.abort()
 
     def js(self, expr, arg=None):
         return self.page.evaluate(expr, arg)

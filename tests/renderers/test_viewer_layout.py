@@ -8,7 +8,7 @@ import pytest
 import graphscope
 from tests.conftest import CORPUS, needs_dot
 from tests.renderers import layout_geometry as geo
-from tests.browser import MARKS, browser  # noqa: F401 (a fixture)
+from tests.browser import MARKS, browser, offline_context  # noqa: F401 (a fixture)
 from tests.zoo import caffe_models, layout_models, onnx_models
 
 pytestmark = MARKS
@@ -40,20 +40,12 @@ class View:
     """A page opened on a rendered graph; only file:, blob: and data: may load."""
 
     def __init__(self, browser, path):
-        self.context = browser.new_context(viewport={"width": 1200, "height": 800})
-        self.requests, self.errors = [], []
-        self.context.route("**/*", self._route)
+        self.context, self.requests = offline_context(browser)
+        self.errors = []
         self.page = self.context.new_page()
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(path.as_uri())
         self.page.evaluate("window.graphscope.ready")
-
-    def _route(self, route):
-        if route.request.url.startswith(("file:", "blob:", "data:")):
-            route.continue_()
-        else:
-            self.requests.append(route.request.url)
-            route.abort()
 
     def js(self, expr, arg=None):
         return self.page.evaluate(expr, arg)
@@ -141,7 +133,8 @@ WILD = CORPUS / "caffe" / "wild"
 # SSDLite 60/51, TextBoxes 36/35, YOLOv5s 2/0; SE-ResNet-50 fully expanded 184/70, its in-place
 # layers named apart so that two namespaces feed each other both ways)
 @needs_dot
-@pytest.mark.skipif(not WILD.is_dir(), reason="../shared/corpus/caffe/wild is not beside the checkout")
+@pytest.mark.skipif(not WILD.is_dir(),
+                    reason="../shared/corpus/caffe/wild is not beside the checkout")
 @pytest.mark.parametrize("stem,depth", [
     ("chuanqi305__MobileNetv2-SSDLite__ssdlite__voc__deploy", None),
     ("MhLiao__TextBoxes__examples__TextBoxes__deploy", None),
