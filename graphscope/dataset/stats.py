@@ -141,10 +141,9 @@ class LayerStats:
         if self.shape is None:
             self.shape = tuple(a.shape[1:])
         a3 = np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1] if a.ndim > 1 else 1, -1)
-        if fused.available():  # one compiled pass over the whole batch
-            self._update(a3)
-            return
-        step = max(1, CHUNK // max(1, a3[0].size))  # a few inputs at a time, in cache
+        # the compiled pass takes the whole batch; numpy's passes a few inputs at a time, so
+        # that their temporaries stay in cache
+        step = a3.shape[0] if fused.available() else max(1, CHUNK // max(1, a3[0].size))
         for start in range(0, a3.shape[0], step):
             self._update(a3[start:start + step])
 
