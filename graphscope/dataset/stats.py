@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import fused
+from .fused import SHIFT      # float32 bits dropped: 32 - 20 = 12 kept
 
-SHIFT = 20                    # float32 bits dropped: 32 - 20 = 12 kept
 N_BINS = 1 << (32 - SHIFT)    # 4096: 2048 for >= +0, 2048 for <= -0
 PERCENTILES = (0.01, 0.1, 1.0, 50.0, 99.0, 99.9, 99.99)
 
@@ -167,7 +167,7 @@ class LayerStats:
             return
         if fused.available():
             lo, hi, s1, s2, part.zeros, part.hist = fused.batch_stats(
-                a3, shift.astype(np.float64), SHIFT)
+                a3, shift.astype(np.float64))
         else:
             lo, hi, s1, s2, part.zeros, part.hist = _numpy_pass(a3, shift)
         part.mean = shift.astype(np.float64) + s1 / n

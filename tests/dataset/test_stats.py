@@ -86,14 +86,16 @@ def test_percentiles_fall_in_the_bin_of_the_exact_percentile(q):
     assert lo - width <= got <= hi + width  # within one bin (about 9%) of numpy's
 
 
-def test_fused_kernel_and_numpy_passes_agree():
+@pytest.mark.parametrize("shape", [(4, 3, 1001), (5, 7, 1), (3, 5, 3), (2, 4, 64)])
+def test_fused_kernel_and_numpy_passes_agree(shape):
+    """Odd run lengths: runs that start and end inside a 64-bit word of two values."""
     if not fused.available():
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(3)
-    a = rng.standard_normal((4, 3, 1001)).astype(np.float32) * 7 + 2  # odd run length
+    a = rng.standard_normal(shape).astype(np.float32) * 7 + 2
     a[:, 1] = np.maximum(a[:, 1], 0)
     shift = a[0, :, 0].astype(np.float64)
-    got = fused.batch_stats(a, shift, 20)
+    got = fused.batch_stats(a, shift)
     d = a.astype(np.float64) - shift[None, :, None]
     assert got[0].tolist() == a.min(axis=(0, 2)).tolist()
     assert got[1].tolist() == a.max(axis=(0, 2)).tolist()
@@ -114,9 +116,10 @@ def test_pickled_stats_keep_every_histogram_count():
     assert len(pickle.dumps(st)) < st.hist.nbytes  # only the bins in use travel
 
 
-def test_nan_values_are_binned_and_left_out_of_min_and_max(stats_path):
-    a = np.arange(2 * 3 * 8, dtype=np.float32).reshape(2, 3, 8) - 10
-    a[0, 0, 3] = a[1, 0, 5] = np.nan  # a channel with a few NaN
+@pytest.mark.parametrize("width", [8, 7])
+def test_nan_values_are_binned_and_left_out_of_min_and_max(stats_path, width):
+    a = np.arange(2 * 3 * width, dtype=np.float32).reshape(2, 3, width) - 10
+    a[0, 0, 3] = a[1, 0, width - 1] = a[1, 0, 0] = np.nan  # a channel with a few NaN
     a[:, 2, :] = np.nan               # a channel with nothing else
     st = LayerStats("v")
     st.update(a)
