@@ -6,7 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from .plan import ProbePlan, make_session, run_batch
+from .plan import BatchRunner, ProbePlan
 from .sources import Item, batches
 from .stats import DatasetStats
 
@@ -55,13 +55,13 @@ def run_local(plan: ProbePlan, source: list[Item], on_batch=None, threads: int |
     activations are alive at once."""
     import os
     from concurrent.futures import ThreadPoolExecutor
-    session = make_session(plan.model, threads)
+    runner = BatchRunner(plan, threads)
     stats = plan.stats()
     pending: list = []
     with ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="graphscope-stats") as pool:
         try:
             for chunk, x in prefetch(source, plan.loader, plan.batch):
-                arrays = run_batch(session, plan, x)
+                arrays = runner.run(x)
                 for f in pending:
                     f.result()
                 pending = [pool.submit(st.update, arrays[name])

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from ..errors import UsageError, require
-from .plan import ProbePlan, make_session, run_batch
+from .plan import BatchRunner, ProbePlan
 from .sources import Item, stack
 from .stats import DatasetStats
 
@@ -23,7 +23,7 @@ class _ProbeWorker:
     def __init__(self, refs, threads: int):
         import ray
         self.plan, self.items = ray.get(refs)  # inside a list, so Ray did not resolve them
-        self.session = make_session(self.plan.model, threads)
+        self.runner = BatchRunner(self.plan, threads)
 
     def __call__(self, batch: dict) -> dict:
         started = time.time()
@@ -31,7 +31,7 @@ class _ProbeWorker:
         x = stack([self.plan.loader.load(self.items[int(i)]) for i in index])
         stats = self.plan.stats()
         for start in range(0, len(index), self.plan.batch):  # a fixed model batch
-            run_batch(self.session, self.plan, x[start:start + self.plan.batch], stats)
+            self.runner.run(x[start:start + self.plan.batch], stats)
         state = np.empty(1, dtype=object)
         state[0] = pickle.dumps(stats, protocol=pickle.HIGHEST_PROTOCOL)
         return {"state": state, "inputs": np.array([len(index)]),

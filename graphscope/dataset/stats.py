@@ -141,9 +141,10 @@ class LayerStats:
         if self.shape is None:
             self.shape = tuple(a.shape[1:])
         a3 = np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1] if a.ndim > 1 else 1, -1)
-        # the compiled pass takes the whole batch; numpy's passes a few inputs at a time, so
-        # that their temporaries stay in cache
-        step = a3.shape[0] if fused.available() else max(1, CHUNK // max(1, a3[0].size))
+        # the compiled pass takes the whole batch (below 2**31 values, its counters' range);
+        # numpy's passes a few inputs at a time, so that their temporaries stay in cache
+        per_input = max(1, a3[0].size)
+        step = ((2**31 - 1) // per_input if fused.available() else CHUNK // per_input) or 1
         for start in range(0, a3.shape[0], step):
             self._update(a3[start:start + step])
 

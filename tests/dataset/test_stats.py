@@ -105,6 +105,34 @@ def test_fused_kernel_and_numpy_passes_agree(shape):
     assert np.array_equal(got[5], bin_counts(a))
 
 
+@pytest.mark.parametrize("width", [6, 5])
+def test_fused_min_and_max_on_the_bits_of_special_values(width):
+    """min and max are taken on the values' bits: every sign, infinities, NaN, signed zeros
+    and denormals read as numpy's NaN-skipping fmin and fmax."""
+    if not fused.available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 9, width)).astype(np.float32)
+    a[:, 0] = -np.abs(a[:, 0]) - 1        # every value negative
+    a[:, 1] = np.abs(a[:, 1]) + 1         # every value positive
+    a[1, 2, 1] = np.inf                   # +inf beside finite values
+    a[2, 3, 0] = -np.inf
+    a[0, 4, 2], a[2, 4, 1] = np.nan, np.inf  # NaN and inf in one channel
+    a[:, 5] = 0.0
+    a[1, 5, 0] = -0.0                     # signed zeros only
+    a[:, 6] = np.float32(1e-45) * np.arange(1, width + 1)  # denormals
+    a[0, 6, 0] = -np.float32(1e-45)
+    a[:, 7] = np.nan                      # nothing but NaN
+    a[0, 8, :] = -np.nan                  # NaN with the sign bit set, and a finite value
+    a[1, 8, 0] = -2.5
+    got = fused.batch_stats(a, np.zeros(9))
+    with np.errstate(invalid="ignore"):
+        want_lo, want_hi = np.fmin.reduce(a, axis=(0, 2)), np.fmax.reduce(a, axis=(0, 2))
+    np.testing.assert_array_equal(got[0], want_lo)  # NaN where numpy's is NaN; -0.0 == 0.0
+    np.testing.assert_array_equal(got[1], want_hi)
+    assert np.array_equal(got[5], bin_counts(a))
+
+
 def test_pickled_stats_keep_every_histogram_count():
     import pickle
     st = LayerStats("v")
