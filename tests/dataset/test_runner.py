@@ -1,0 +1,60 @@
+"""BatchRunner: onnxruntime writes each batch's values into arrays kept from batch to batch;
+the values equal a plain run's, and a batch's arrays stay intact while the next one runs."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+import graphscope
+from graphscope.dataset.plan import BatchRunner, make_plan
+from graphscope.dataset.sources import loader_for
+from tests.zoo import dataset_models
+
+
+def plain_run(model: onnx.ModelProto, names: list[str], feeds: dict) -> dict:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    declared = {o.name for o in m.graph.output}
+    m.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in declared)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip(names, sess.run(names, feeds)))
+
+
+def test_reused_arrays_hold_each_batch_until_the_one_after_next():
+    model = dataset_models.dead_cnn()
+    graph = graphscope.load(model)
+    plan = make_plan(graph, None, loader_for(graph), 4)
+    runner = BatchRunner(plan, threads=1)
+    x = dataset_models.inputs(14, (3, 12, 12))  # batches of 4, 4, 4 and a last one of 2
+    batches = [x[i:i + 4] for i in range(0, 14, 4)]
+    names = [o.name for o in runner.session.get_outputs()]
+    wants = [plain_run(model, names, {"x": b}) for b in batches]  # every value fetched alike
+    got = []
+    for k, b in enumerate(batches):
+        got.append(runner.run(b))
+        for j in (k - 1, k):  # this batch's arrays, and the batch before's, still intact
+            for name in names if j >= 0 else []:
+                assert np.array_equal(got[j][name], wants[j][name]), (j, name)
+    first = got[0][names[0]]
+    assert got[2][names[0]].ctypes.data == first.ctypes.data  # batch 3 wrote into batch 1's
+    assert got[1][names[0]].ctypes.data != first.ctypes.data
+    assert got[3][names[0]].shape[0] == 2  # the last, smaller batch: arrays of its own
+
+
+def test_values_whose_shape_changes_between_batches_get_fresh_arrays():
+    """NonZero's output length depends on the values: the kept arrays cannot take it."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])
+    nz = helper.make_tensor_value_info("nz", TensorProto.INT64, [2, None])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["r"]),
+                           helper.make_node("NonZero", ["r"], ["nz"])], "g", [x], [nz])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    graph = graphscope.load(model)
+    plan = make_plan(graph, None, loader_for(graph), 3)
+    runner = BatchRunner(plan, threads=1)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        b = rng.standard_normal((3, 6)).astype(np.float32)
+        got = runner.run(b)
+        want = plain_run(model, ["r", "nz"], {"x": b})
+        assert np.array_equal(got["nz"], want["nz"]) and np.array_equal(got["r"], want["r"])
+    assert not runner._reuse  # the kept arrays were tried, refused, and left for good
