@@ -77,6 +77,9 @@ def make_session(model: bytes, threads: int | None = None):
     from ..runtime.onnxruntime import _first_line, providers
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    # onnxruntime's threads otherwise spin between parallel sections, taking the cores from
+    # the statistics computed meanwhile (ResNet-50 engine / plain loop 1.52 against 1.60)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
