@@ -144,11 +144,12 @@ class LayerStats:
         # the compiled pass takes the whole batch (below 2**31 values, its counters' range);
         # numpy's passes a few inputs at a time, so that their temporaries stay in cache
         per_input = max(1, a3[0].size)
-        step = ((2**31 - 1) // per_input if fused.available() else CHUNK // per_input) or 1
+        compiled = fused.available() and per_input < 2**31
+        step = ((2**31 - 1) // per_input if compiled else CHUNK // per_input) or 1
         for start in range(0, a3.shape[0], step):
-            self._update(a3[start:start + step])
+            self._update(a3[start:start + step], compiled)
 
-    def _update(self, a3: np.ndarray) -> None:
+    def _update(self, a3: np.ndarray, compiled: bool) -> None:
         channels = a3.shape[1]
         if self.mean is not None and channels != self.mean.shape[0]:
             from ..errors import ShapeError
@@ -166,7 +167,7 @@ class LayerStats:
             part.min, part.max = np.full(channels, np.inf), np.full(channels, -np.inf)
             self.merge(part)
             return
-        if fused.available():
+        if compiled:
             lo, hi, s1, s2, part.zeros, part.hist = fused.batch_stats(
                 a3, shift.astype(np.float64))
         else:
