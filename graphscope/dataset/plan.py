@@ -127,8 +127,11 @@ class BatchRunner:
             if self._reuse and not self._sets and _bindable(arrays):
                 # the first batch's size (a last, smaller batch runs as it is): these
                 # arrays are the first set, the second is made alike
-                self._sets[n] = [self._bind(arrays), self._bind([np.empty_like(a)
-                                                                 for a in arrays])]
+                try:
+                    self._sets[n] = [self._bind(arrays), self._bind([np.empty_like(a)
+                                                                     for a in arrays])]
+                except Exception:  # a type onnxruntime will not bind: fresh arrays
+                    self._reuse = False
             return dict(zip(self.names, arrays))
         self._turn ^= 1
         binding, arrays = sets[self._turn]

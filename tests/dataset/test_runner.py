@@ -58,3 +58,28 @@ def test_values_whose_shape_changes_between_batches_get_fresh_arrays():
         want = plain_run(model, ["r", "nz"], {"x": b})
         assert np.array_equal(got["nz"], want["nz"]) and np.array_equal(got["r"], want["r"])
     assert not runner._reuse  # the kept arrays were tried, refused, and left for good
+
+
+def test_values_of_other_types_are_kept_too():
+    """bool, int64, float16 and uint8 values: written into kept arrays, equal to numpy's."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])
+    outs = [helper.make_tensor_value_info(n, t, None) for n, t in [
+        ("g", TensorProto.BOOL), ("am", TensorProto.INT64), ("h", TensorProto.FLOAT16),
+        ("c", TensorProto.UINT8)]]
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    g = helper.make_graph([helper.make_node("Greater", ["x", "zero"], ["g"]),
+                           helper.make_node("ArgMax", ["x"], ["am"], axis=1, keepdims=0),
+                           helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16),
+                           helper.make_node("Cast", ["g"], ["c"], to=TensorProto.UINT8)],
+                          "g", [x], outs, [zero])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    graph = graphscope.load(model)
+    runner = BatchRunner(make_plan(graph, None, loader_for(graph), 3), threads=1)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        b = rng.standard_normal((3, 6)).astype(np.float32)
+        got = runner.run(b)
+        assert np.array_equal(got["g"], b > 0) and np.array_equal(got["am"], b.argmax(1))
+        assert np.array_equal(got["h"], b.astype(np.float16))
+        assert np.array_equal(got["c"], (b > 0).astype(np.uint8))
+    assert runner._reuse and len(runner._sets) == 1  # kept arrays served batches 2 to 4
