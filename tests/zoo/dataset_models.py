@@ -49,3 +49,14 @@ def inputs(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     x *= rng.uniform(0.5, 2.0, size=(n,) + (1,) * len(shape)).astype(np.float32)
     x += rng.uniform(-0.5, 0.5, size=(n,) + (1,) * len(shape)).astype(np.float32)
     return x
+
+
+def run_exposing(model: onnx.ModelProto, names: list[str], feeds: dict) -> dict:
+    """Plain onnxruntime over ``model`` with ``names`` exposed as outputs: the values by name."""
+    import onnxruntime as ort
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    declared = {o.name for o in m.graph.output}
+    m.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in declared)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip(names, sess.run(names, feeds)))
