@@ -81,10 +81,10 @@ def batch_stats(a3: np.ndarray, shift: np.ndarray):
     slots = getattr(_scratch, "slots", None)
     if slots is None:
         slots = _scratch.slots = np.zeros(BINS * SLOTS, np.int32)
-    bits = a3.reshape(-1).view(np.uint32)
+    unsigned = a3.view(np.uint32)
+    bits = unsigned.reshape(-1)
     words = bits[:bits.size - bits.size % 2].view(np.uint64)
-    zeros = kernel(a3, a3.view(np.int32), bits.reshape(a3.shape), words, shift, bounds, sums,
-                   slots, hist)
+    zeros = kernel(a3, a3.view(np.int32), unsigned, words, shift, bounds, sums, slots, hist)
     lo, hi = bounds.view(np.float32)
     return lo, hi, sums[0], sums[1], int(zeros), hist
 

@@ -92,18 +92,21 @@ def make_session(model: bytes, threads: int | None = None):
 class BatchRunner:
     """Batches of a plan run in one onnxruntime session, every probed value returned.
 
-    From the second batch of a size on, onnxruntime writes the values into arrays kept from
-    batch to batch (IOBinding) instead of fresh ones: fresh output buffers cost a page fault
-    per 4 KiB page (ResNet-50 at batch 4, every layer: 57,000 faults and 8% of the run,
-    measured). Two sets of arrays take turns, so that a batch's arrays stay valid while the
-    next batch runs; the batch after that writes over them."""
+    From the second batch on, onnxruntime writes the values into arrays kept from batch to
+    batch (IOBinding) instead of fresh ones: fresh output buffers cost a page fault per 4 KiB
+    page (ResNet-50 at batch 4, every layer: 57,000 faults and 8% of the run, measured).
+    ``keep`` sets of arrays take turns: with two, a batch's arrays stay valid while the next
+    batch runs (the local engine's overlap) and the batch after that writes over them; a
+    caller done with each batch before the next keeps one. A batch of another size (the
+    last, smaller one) runs on fresh arrays."""
 
-    def __init__(self, plan: ProbePlan, threads: int | None = None):
-        self.plan = plan
+    def __init__(self, plan: ProbePlan, threads: int | None = None, keep: int = 2):
+        self.plan, self.keep = plan, keep
         self.session = make_session(plan.model, threads)
         self.names = [o.name for o in self.session.get_outputs()]
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self._sets: dict[int, list] = {}  # batch size -> [(binding, arrays), (binding, arrays)]
+        self._size = None   # the first batch's size: the kept arrays' batch
+        self._kept: list = []  # [(binding, arrays)] * keep
         self._turn = 0
         self._reuse = True  # off for good once a value's shape changes between batches
 
@@ -121,20 +124,20 @@ class BatchRunner:
         return arrays
 
     def _run(self, feeds: dict, n: int) -> dict:
-        sets = self._sets.get(n) if self._reuse else None
-        if sets is None:
+        if not (self._reuse and self._kept and n == self._size):
             arrays = self.session.run(self.names, feeds)
-            if self._reuse and not self._sets and _bindable(arrays):
-                # the first batch's size (a last, smaller batch runs as it is): these
-                # arrays are the first set, the second is made alike
+            if self._reuse and self._size is None and _bindable(arrays):
+                # these arrays are the first set, the others are made alike
+                self._size = n
                 try:
-                    self._sets[n] = [self._bind(arrays), self._bind([np.empty_like(a)
-                                                                     for a in arrays])]
+                    self._kept = [self._bind(arrays)] + [
+                        self._bind([np.empty_like(a) for a in arrays])
+                        for _ in range(self.keep - 1)]
                 except Exception:  # a type onnxruntime will not bind: fresh arrays
                     self._reuse = False
             return dict(zip(self.names, arrays))
-        self._turn ^= 1
-        binding, arrays = sets[self._turn]
+        self._turn = (self._turn + 1) % len(self._kept)
+        binding, arrays = self._kept[self._turn]
         for name, value in feeds.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(value))
         try:

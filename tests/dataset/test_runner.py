@@ -1,23 +1,12 @@
 """BatchRunner: onnxruntime writes each batch's values into arrays kept from batch to batch;
 the values equal a plain run's, and a batch's arrays stay intact while the next one runs."""
 import numpy as np
-import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper
 
 import graphscope
 from graphscope.dataset.plan import BatchRunner, make_plan
 from graphscope.dataset.sources import loader_for
 from tests.zoo import dataset_models
-
-
-def plain_run(model: onnx.ModelProto, names: list[str], feeds: dict) -> dict:
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    declared = {o.name for o in m.graph.output}
-    m.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in declared)
-    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    return dict(zip(names, sess.run(names, feeds)))
 
 
 def test_reused_arrays_hold_each_batch_until_the_one_after_next():
@@ -28,7 +17,8 @@ def test_reused_arrays_hold_each_batch_until_the_one_after_next():
     x = dataset_models.inputs(14, (3, 12, 12))  # batches of 4, 4, 4 and a last one of 2
     batches = [x[i:i + 4] for i in range(0, 14, 4)]
     names = [o.name for o in runner.session.get_outputs()]
-    wants = [plain_run(model, names, {"x": b}) for b in batches]  # every value fetched alike
+    # every value fetched alike, as the runner does
+    wants = [dataset_models.run_exposing(model, names, {"x": b}) for b in batches]
     got = []
     for k, b in enumerate(batches):
         got.append(runner.run(b))
@@ -39,6 +29,24 @@ def test_reused_arrays_hold_each_batch_until_the_one_after_next():
     assert got[2][names[0]].ctypes.data == first.ctypes.data  # batch 3 wrote into batch 1's
     assert got[1][names[0]].ctypes.data != first.ctypes.data
     assert got[3][names[0]].shape[0] == 2  # the last, smaller batch: arrays of its own
+
+
+def test_one_kept_set_for_a_caller_done_with_each_batch():
+    """keep=1 (the Ray actors, which fold each batch before the next): every full batch is
+    written into the first batch's arrays, and equals a plain run."""
+    model = dataset_models.dead_cnn()
+    graph = graphscope.load(model)
+    runner = BatchRunner(make_plan(graph, None, loader_for(graph), 4), threads=1, keep=1)
+    names = [o.name for o in runner.session.get_outputs()]
+    x = dataset_models.inputs(12, (3, 12, 12), seed=2)
+    first = None
+    for i in range(0, 12, 4):
+        got = runner.run(x[i:i + 4])
+        want = dataset_models.run_exposing(model, names, {"x": x[i:i + 4]})
+        assert all(np.array_equal(got[k], want[k]) for k in names)
+        first = first if first is not None else got[names[0]].ctypes.data
+        assert got[names[0]].ctypes.data == first
+    assert len(runner._kept) == 1
 
 
 def test_values_whose_shape_changes_between_batches_get_fresh_arrays():
@@ -55,7 +63,7 @@ def test_values_whose_shape_changes_between_batches_get_fresh_arrays():
     for _ in range(4):
         b = rng.standard_normal((3, 6)).astype(np.float32)
         got = runner.run(b)
-        want = plain_run(model, ["r", "nz"], {"x": b})
+        want = dataset_models.run_exposing(model, ["r", "nz"], {"x": b})
         assert np.array_equal(got["nz"], want["nz"]) and np.array_equal(got["r"], want["r"])
     assert not runner._reuse  # the kept arrays were tried, refused, and left for good
 
@@ -82,4 +90,4 @@ def test_values_of_other_types_are_kept_too():
         assert np.array_equal(got["g"], b > 0) and np.array_equal(got["am"], b.argmax(1))
         assert np.array_equal(got["h"], b.astype(np.float16))
         assert np.array_equal(got["c"], (b > 0).astype(np.uint8))
-    assert runner._reuse and len(runner._sets) == 1  # kept arrays served batches 2 to 4
+    assert runner._reuse and len(runner._kept) == 2  # kept arrays served batches 2 to 4
