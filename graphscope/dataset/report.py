@@ -76,7 +76,7 @@ def render_dataset_report(result: DatasetProbe) -> str:
              f"{e(result.engine)}, batch {result.batch}</p>"]
     for err in result.errors:
         parts.append(f"<p class='err'>{e(err)}</p>")
-    layers = [st for st in result.stats.layers.values() if st.mean is not None]
+    layers = [st for st in result.stats.layers.values() if st.count]  # holding values
     parts.append("<h2>Graph</h2><p class='muted'>click a layer: the side panel shows its "
                  "statistics over the dataset</p>")
     parts.append(render_html(g, embed=True, height="520px",

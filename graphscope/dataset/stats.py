@@ -140,7 +140,9 @@ class LayerStats:
             return
         if self.shape is None:
             self.shape = tuple(a.shape[1:])
-        a3 = np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1] if a.ndim > 1 else 1, -1)
+        channels = a.shape[1] if a.ndim > 1 else 1
+        per_channel = a[0].size // channels if channels else 0  # not -1: a dimension may be 0
+        a3 = np.ascontiguousarray(a).reshape(a.shape[0], channels, per_channel)
         # the compiled pass takes the whole batch (below 2**31 values, its counters' range);
         # numpy's passes a few inputs at a time, so that their temporaries stay in cache
         per_input = max(1, a3[0].size)
@@ -232,7 +234,7 @@ class LayerStats:
         return self.max <= 0
 
     def to_dict(self, channels: bool = True, histogram: bool = True) -> dict:
-        if self.mean is None:
+        if self.mean is None or not self.count:  # never seen, or empty on every input
             return {"count": 0, "samples": self.samples}
         mean, var = self.totals()
         lo, hi = float(np.fmin.reduce(self.min)), float(np.fmax.reduce(self.max))

@@ -130,6 +130,30 @@ def test_cli_json_and_report(data, tmp_path):
     assert "inputs/s" in r.stderr
 
 
+def test_a_value_empty_on_every_input_is_probed_as_holding_nothing(tmp_path):
+    """A slice to nothing: its inputs counted, no values; the report shows the others."""
+    from onnx import TensorProto, helper, numpy_helper
+    consts = [numpy_helper.from_array(np.array([v], np.int64), n)
+              for n, v in (("s", 2), ("e", 2), ("ax", 1))]
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]),
+         helper.make_node("Slice", ["r", "s", "e", "ax"], ["empty"]),
+         helper.make_node("Concat", ["r", "empty"], ["y"], axis=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], consts)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", dataset_models.inputs(10, (4, 5)))
+    r = run_cli("probe", tmp_path / "m.onnx", "--dataset", tmp_path / "x.npy", "--batch", "4",
+                "--json", tmp_path / "s.json", "-o", tmp_path / "r.html")
+    assert r.returncode == 0, r.stderr
+    layers = {d["name"]: d for d in json.loads((tmp_path / "s.json").read_text())["layers"]}
+    assert layers["empty"]["stats"] == {"count": 0, "samples": 10}
+    assert layers["empty"]["shape"] == ["N", 0, 5]
+    assert layers["y"]["stats"]["count"] == layers["r"]["stats"]["count"] == 10 * 4 * 5
+    assert (tmp_path / "r.html").read_text().count("<section id=") == 2
+
+
 def reading(pid: int, name: str) -> bool:
     """Whether process ``pid`` has a file called ``name`` open (the loader keeps the dataset
     open while it streams rows)."""

@@ -157,3 +157,15 @@ def test_nan_values_are_binned_and_left_out_of_min_and_max(stats_path, width):
     assert st.to_dict(channels=False)["min"] == float(np.nanmin(a))
     assert st.hist.sum() == a.size  # NaN counted, in the bins of NaN bit patterns
     assert np.array_equal(st.hist, bin_counts(a))
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (3, 4, 0), (3, 0, 5)])
+def test_values_with_an_empty_dimension_count_inputs_and_no_values(stats_path, shape):
+    """A value empty on every input (a reduction over an empty set, a slice to nothing):
+    its inputs are counted and it holds no values (its shape was refused by a reshape)."""
+    st = LayerStats("v")
+    st.update(np.zeros(shape, np.float32))
+    st.update(np.zeros(shape, np.float32))
+    d = st.to_dict()
+    assert d == {"count": 0, "samples": 6}
+    assert st.hist.sum() == 0 and st.zeros == 0
