@@ -67,16 +67,25 @@ def _compiled():
     return _kernel
 
 
-def batch_stats(a3: np.ndarray, shift: np.ndarray):
+def batch_stats(a3: np.ndarray, shift: np.ndarray, relu_shift: np.ndarray | None = None):
     """Statistics of ``a3`` (float32, C-contiguous, [inputs, channels, values]; fewer than
     2**31 values) per channel: (min, max, sum of (x - shift), sum of (x - shift)^2, number
     of exact zeros, histogram of ``bits >> SHIFT``). ``shift``: per channel, float64, close
     to the mean. NaN values are counted in the histogram and left out of min and max (NaN
-    where a channel has nothing else)."""
+    where a channel has nothing else).
+
+    With ``relu_shift`` (per channel, float64, close to Relu(x)'s mean), a seventh item: the
+    sums of Relu(x) - relu_shift and of their squares per channel, and the number of values <= 0, from which ``stats.relu_of`` makes Relu(x)'s
+    statistics without a pass over it (valid where the sums of squares are finite: no NaN
+    nor inf)."""
     kernel = _compiled()
     channels = a3.shape[1]
     bounds = np.empty((2, channels), np.uint32)  # the bits of min and max
     sums = np.empty((2, channels), np.float64)
+    relu = relu_shift is not None
+    relu_sums = np.empty((2, channels if relu else 0), np.float64)
+    if not relu:
+        relu_shift = np.empty(0, np.float64)
     hist = np.empty(BINS, np.int64)
     slots = getattr(_scratch, "slots", None)
     if slots is None:
@@ -84,9 +93,11 @@ def batch_stats(a3: np.ndarray, shift: np.ndarray):
     unsigned = a3.view(np.uint32)
     bits = unsigned.reshape(-1)
     words = bits[:bits.size - bits.size % 2].view(np.uint64)
-    zeros = kernel(a3, a3.view(np.int32), unsigned, words, shift, bounds, sums, slots, hist)
+    zeros, not_positive = kernel(a3, a3.view(np.int32), unsigned, words, shift, bounds, sums,
+                                 slots, hist, relu_shift, relu_sums)
     lo, hi = bounds.view(np.float32)
-    return lo, hi, sums[0], sums[1], int(zeros), hist
+    out = lo, hi, sums[0], sums[1], int(zeros), hist
+    return out + ((relu_sums[0], relu_sums[1], int(not_positive)),) if relu else out
 
 
 def _build():
@@ -108,25 +119,35 @@ def _build():
 
 # The functions below are plain Python, compiled by _build.
 
-def _sums_range_zeros_py(a, signed, unsigned, sh):
+def _sums_range_zeros_py(a, signed, unsigned, sh, relu, relu_sh):
     # of at most BLOCK values: (sum of a - sh, sum of squares, exact zeros, signed max and
-    # min of the bits, unsigned max and min); the bit extremes hold where the run is finite
-    p = 0.0
-    q = 0.0
+    # min of the bits, unsigned max and min); the bit extremes hold where the run is finite.
+    # With ``relu`` (a constant at each call site, so the loop is compiled twice), also the
+    # sums of Relu(a) - relu_sh and of their squares, and the number of values <= 0 (0.3 ns
+    # per value more, against 1.3 for a pass over the Relu's own values; measured)
+    p = rp = 0.0
+    q = rq = 0.0
     z = np.float32(0)  # a float count vectorises with the sums
+    not_positive = np.float32(0)
     smax, smin = np.int32(_I32_MIN), np.int32(_I32_MAX)
     umax, umin = np.uint32(0), np.uint32(_U32_MAX)
     for j in range(a.size):
         v, b, u = a[j], signed[j], unsigned[j]
-        d = np.float64(v) - sh
+        w = np.float64(v)
+        d = w - sh
         p += d
         q += d * d
         z += np.float32(1) if v == 0 else np.float32(0)
+        if relu:  # Relu(v) - relu_sh: v < 0 gives 0, and -0 is 0 too
+            r = w - relu_sh if v > 0 else -relu_sh
+            rp += r
+            rq += r * r
+            not_positive += np.float32(1) if v <= 0 else np.float32(0)
         smax = b if b > smax else smax
         smin = b if b < smin else smin
         umax = u if u > umax else umax
         umin = u if u < umin else umin
-    return p, q, np.int64(z), smax, smin, umax, umin
+    return (p, q, np.int64(z), smax, smin, umax, umin, rp, rq, np.int64(not_positive))
 
 
 def _range_skipping_nan_py(unsigned, smax, smin, umax, umin):
@@ -161,20 +182,30 @@ def _bins_py(words, slots):
         slots[((w >> _HIGH) & _MASK) | 1] += 1
 
 
-def _one_pass(a3, signed3, unsigned3, words, shift, bounds, sums, slots, hist):
-    zeros = 0
+def _one_pass(a3, signed3, unsigned3, words, shift, bounds, sums, slots, hist, relu_shift,
+              relu_sums):
+    zeros = not_positive = 0
     channels, size = a3.shape[1], a3.shape[2]
+    relu = relu_shift.size > 0
     for c in range(channels):
         sh = shift[c]
         p, q = 0.0, 0.0
+        rp, rq = 0.0, 0.0
         smax, smin = _I32_MIN, _I32_MAX
         umax, umin = 0, _U32_MAX
         for i in range(a3.shape[0]):
             a = a3[i, c]  # one contiguous run of one channel's values
             for b in range(0, size, BLOCK):
                 e = min(b + BLOCK, size)
-                dp, dq, z, bmax, bmin, cmax, cmin = _sums_range_zeros(
-                    a[b:e], signed3[i, c, b:e], unsigned3[i, c, b:e], sh)
+                if relu:
+                    dp, dq, z, bmax, bmin, cmax, cmin, drp, drq, dn = _sums_range_zeros(
+                        a[b:e], signed3[i, c, b:e], unsigned3[i, c, b:e], sh, True, relu_shift[c])
+                    rp += drp
+                    rq += drq
+                    not_positive += dn
+                else:
+                    dp, dq, z, bmax, bmin, cmax, cmin, _, _, _ = _sums_range_zeros(
+                        a[b:e], signed3[i, c, b:e], unsigned3[i, c, b:e], sh, False, 0.0)
                 p += dp
                 q += dq
                 zeros += z
@@ -204,10 +235,12 @@ def _one_pass(a3, signed3, unsigned3, words, shift, bounds, sums, slots, hist):
             bounds[0, c] = umax if umax >= 1 << 31 else smin
             bounds[1, c] = smax if smax >= 0 else umin
         sums[0, c], sums[1, c] = p, q
+        if relu:
+            relu_sums[0, c], relu_sums[1, c] = rp, rq
     for b in range(hist.size):  # the slots summed, and left zeroed for the next pass
         total = 0
         for k in range(SLOTS):
             total += slots[b * SLOTS + k]
             slots[b * SLOTS + k] = 0
         hist[b] = total
-    return zeros
+    return zeros, not_positive

@@ -24,6 +24,7 @@ class ProbePlan:
     others: dict[str, tuple[str, tuple]] = field(default_factory=dict)  # other inputs: random
     seed: int = 0
     errors: list[str] = field(default_factory=list)
+    relu_of: dict[str, str] = field(default_factory=dict)  # Relu value: its probed input
 
     def feeds(self, x: np.ndarray) -> dict[str, np.ndarray]:
         feeds = {self.loader.name: x}
@@ -34,7 +35,7 @@ class ProbePlan:
         return feeds
 
     def stats(self) -> DatasetStats:
-        return DatasetStats(self.layers)
+        return DatasetStats(self.layers, self.relu_of)
 
 
 def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed: int = 0
@@ -56,8 +57,9 @@ def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed
     names = [w[0] for w in wanted]
     model = to_onnx(extract(graph, runnable, names) if blocked else graph)
     declared = {o.name for o in model.graph.output}
+    derived = relus_of_probed_values(graph, set(names) - declared)
     for name in names:
-        if name not in declared:
+        if name not in declared and name not in derived:
             model.graph.output.append(onnx.ValueInfoProto(name=name))
     first = loader.shape[0] if loader.shape else 1
     if isinstance(first, int):  # a fixed batch dimension: that many inputs per run
@@ -68,7 +70,56 @@ def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed
     others = {v.name: (v.type.dtype or "float32", tuple(v.type.shape or ()))
               for v in graph.inputs[1:]}
     return ProbePlan(model.SerializeToString(), wanted, loader, max(1, batch), others, seed,
-                     errors)
+                     errors, derived)
+
+
+def relus_of_probed_values(graph: Graph, probed: set[str]) -> dict[str, str]:
+    """{Relu output: its input} where both are probed float32 values: the Relu's statistics
+    are made from its input's batches in the same pass (stats.relu_of), so onnxruntime
+    need not hand it over. Exposing a value keeps onnxruntime from fusing it away and from
+    reusing its memory; ResNet-50's ReLUs are a quarter of its activations."""
+    if not relu_is_exact():
+        return {}
+    derived: dict[str, str] = {}
+    taken: set[str] = set()  # an input gives one Relu its statistics
+    for node in graph.nodes:
+        if node.op != "Relu" or len(node.inputs) != 1 or len(node.outputs) != 1:
+            continue
+        x, y = node.inputs[0], node.outputs[0]
+        if (y.name in probed and x.name in probed and x.name not in derived
+                and x.name not in taken and x.type.dtype == "float32"):
+            derived[y.name] = x.name
+            taken.add(x.name)
+    return derived
+
+
+_RELU_CHECKED: list[bool] = []
+
+
+def relu_is_exact() -> bool:
+    """Whether onnxruntime's Relu here is stats.relu_values bit for bit (x < 0 gives +0;
+    -0, NaN and the rest stay), on NaN of either sign, signed zeros, infinities and
+    denormals, in its vectorised body and its tail. Checked once per process."""
+    if not _RELU_CHECKED:
+        from onnx import TensorProto, helper
+
+        from .stats import relu_values
+        special = np.array([np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-45, -1e-45, -1.5,
+                            2.5, 3e-39, -3e-39], np.float32)
+        x = np.resize(special, 4 * 67 + 5)
+        x[1::7] = np.random.default_rng(0).standard_normal(x[1::7].size)
+        graph = helper.make_graph(
+            [helper.make_node("Relu", ["x"], ["y"])], "relu",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [x.size])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [x.size])])
+        try:
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+            y = make_session(model.SerializeToString()).run(None, {"x": x})[0]
+            exact = np.array_equal(y.view(np.uint32), relu_values(x).view(np.uint32))
+        except Exception:  # an unusable runtime: every value is exposed, as it was
+            exact = False
+        _RELU_CHECKED.append(exact)
+    return _RELU_CHECKED[0]
 
 
 def make_session(model: bytes, threads: int | None = None):
@@ -90,24 +141,21 @@ def make_session(model: bytes, threads: int | None = None):
 
 
 class BatchRunner:
-    """Batches of a plan run in one onnxruntime session, every probed value returned.
+    """Batches of a plan run in one onnxruntime session, every exposed value returned.
 
-    From the second batch on, onnxruntime writes the values into arrays kept from batch to
-    batch (IOBinding) instead of fresh ones: fresh output buffers cost a page fault per 4 KiB
-    page (ResNet-50 at batch 4, every layer: 57,000 faults and 8% of the run, measured).
-    ``keep`` sets of arrays take turns: with two, a batch's arrays stay valid while the next
-    batch runs (the local engine's overlap) and the batch after that writes over them; a
-    caller done with each batch before the next keeps one. A batch of another size (the
-    last, smaller one) runs on fresh arrays."""
+    From the second batch on, onnxruntime writes the values into the first batch's arrays
+    (IOBinding) instead of fresh ones: fresh output buffers cost a page fault per 4 KiB page
+    (ResNet-50 at batch 4, every layer: 57,000 faults and 8% of the run, measured). So a
+    batch's arrays hold until the next batch runs: callers are done with each batch first.
+    A batch of another size (the last, smaller one) runs on fresh arrays."""
 
-    def __init__(self, plan: ProbePlan, threads: int | None = None, keep: int = 2):
-        self.plan, self.keep = plan, keep
+    def __init__(self, plan: ProbePlan, threads: int | None = None):
+        self.plan = plan
         self.session = make_session(plan.model, threads)
         self.names = [o.name for o in self.session.get_outputs()]
         self.inputs = {i.name for i in self.session.get_inputs()}
         self._size = None   # the first batch's size: the kept arrays' batch
-        self._kept: list = []  # [(binding, arrays)] * keep
-        self._turn = 0
+        self._kept = None   # (binding, arrays)
         self._reuse = True  # off for good once a value's shape changes between batches
 
     def run(self, x: np.ndarray, stats: DatasetStats | None = None) -> dict:
@@ -127,17 +175,13 @@ class BatchRunner:
         if not (self._reuse and self._kept and n == self._size):
             arrays = self.session.run(self.names, feeds)
             if self._reuse and self._size is None and _bindable(arrays):
-                # these arrays are the first set, the others are made alike
                 self._size = n
                 try:
-                    self._kept = [self._bind(arrays)] + [
-                        self._bind([np.empty_like(a) for a in arrays])
-                        for _ in range(self.keep - 1)]
+                    self._kept = self._bind(arrays)
                 except Exception:  # a type onnxruntime will not bind: fresh arrays
                     self._reuse = False
             return dict(zip(self.names, arrays))
-        self._turn = (self._turn + 1) % len(self._kept)
-        binding, arrays = self._kept[self._turn]
+        binding, arrays = self._kept
         for name, value in feeds.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(value))
         try:

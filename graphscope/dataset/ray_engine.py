@@ -23,7 +23,7 @@ class _ProbeWorker:
     def __init__(self, refs, threads: int):
         import ray
         self.plan, self.items = ray.get(refs)  # inside a list, so Ray did not resolve them
-        self.runner = BatchRunner(self.plan, threads, keep=1)  # each batch folded before the next
+        self.runner = BatchRunner(self.plan, threads)
 
     def __call__(self, batch: dict) -> dict:
         started = time.time()

@@ -95,7 +95,9 @@ def percentiles_from_histogram(hist: np.ndarray, qs=PERCENTILES, lo_clip=None, h
         if b in (0, N_BINS // 2):  # zeros and denormals (below 1.2e-38): read as 0
             value = 0.0
         else:
-            value = lo + (hi - lo) * min(max(frac, 0.0), 1.0) if np.isfinite(hi - lo) else lo
+            with np.errstate(invalid="ignore"):  # inf - inf: the bin of inf
+                width = hi - lo
+            value = lo + width * min(max(frac, 0.0), 1.0) if np.isfinite(width) else lo
         out[f"p{q:g}"] = float(value)
     return out
 
@@ -114,6 +116,26 @@ def _numpy_pass(a3: np.ndarray, shift: np.ndarray):
     return np.fmin.reduce(a3, axis=(0, 2)), np.fmax.reduce(a3, axis=(0, 2)), s1, s2, zeros, hist
 
 
+def relu_values(a: np.ndarray) -> np.ndarray:
+    """Relu as onnxruntime computes it (checked by plan.relu_is_exact): x < 0 gives +0; -0
+    and NaN stay as they are."""
+    return np.where(a < 0, np.zeros((), a.dtype), a)
+
+
+def relu_of(lo, hi, zeros: int, hist: np.ndarray, not_positive: int):
+    """Relu(x)'s per-channel min and max, exact zeros and histogram from x's, for x without
+    NaN or inf: the values < 0 become +0 (bin 0); -0 stays (bin N_BINS / 2, where x's
+    negative values were)."""
+    negative = not_positive - zeros
+    negative_zeros = int(hist[N_BINS // 2:].sum()) - negative
+    out = hist.copy()
+    out[N_BINS // 2:] = 0
+    out[N_BINS // 2] = negative_zeros
+    out[0] += negative
+    zero = np.float32(0)
+    return np.maximum(lo, zero), np.maximum(hi, zero), not_positive, out
+
+
 class LayerStats:
     """Statistics of one value over a dataset; ``update`` with [N, C, ...] batches."""
 
@@ -128,10 +150,15 @@ class LayerStats:
         self.max: np.ndarray | None = None
         self.zeros = 0
         self.hist = np.zeros(N_BINS, np.int64)
+        self.relu: LayerStats | None = None  # Relu(this value), made from its batches
 
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: np.ndarray) -> None:
         a = np.asarray(batch)
+        relu = self.relu
+        if relu is not None and a.dtype != np.float32:  # Relu in the value's own type
+            relu.update(relu_values(a))
+            relu = None
         if a.dtype != np.float32:
             a = a.astype(np.float32)
         if a.ndim == 0:
@@ -140,6 +167,8 @@ class LayerStats:
             return
         if self.shape is None:
             self.shape = tuple(a.shape[1:])
+        if relu is not None and relu.shape is None:
+            relu.shape = self.shape
         channels = a.shape[1] if a.ndim > 1 else 1
         per_channel = a[0].size // channels if channels else 0  # not -1: a dimension may be 0
         a3 = np.ascontiguousarray(a).reshape(a.shape[0], channels, per_channel)
@@ -149,34 +178,56 @@ class LayerStats:
         compiled = fused.available() and per_input < 2**31
         step = ((2**31 - 1) // per_input if compiled else CHUNK // per_input) or 1
         for start in range(0, a3.shape[0], step):
-            self._update(a3[start:start + step], compiled)
+            self._update(a3[start:start + step], compiled, relu)
 
-    def _update(self, a3: np.ndarray, compiled: bool) -> None:
+    def _update(self, a3: np.ndarray, compiled: bool, relu: "LayerStats | None") -> None:
         channels = a3.shape[1]
         if self.mean is not None and channels != self.mean.shape[0]:
             from ..errors import ShapeError
             raise ShapeError(f"value '{self.name}' has {channels} channels on one input and "
                              f"{self.mean.shape[0]} on another")
         n = a3.shape[0] * a3.shape[2]
-        # sums of deviations from a shift close to the mean (the running mean, or the first
-        # values) keep the deviations accurate; the shift itself is exact in float64
-        shift = (self.mean if self.mean is not None else
-                 a3[0, :, 0] if n else np.zeros(channels)).astype(np.float32)
-        part = LayerStats(self.name)
-        part.samples, part.per_channel, part.shape = a3.shape[0], n, self.shape
+        first = a3[0, :, 0] if n else np.zeros(channels, np.float32)
+        if relu is not None and not (compiled and n):
+            relu._update(relu_values(a3), compiled, None)
+            relu = None
+        shift = self._shift(first)
         if not n:
-            part.mean, part.m2 = shift.astype(np.float64), np.zeros(channels)
-            part.min, part.max = np.full(channels, np.inf), np.full(channels, -np.inf)
-            self.merge(part)
-            return
-        if compiled:
-            lo, hi, s1, s2, part.zeros, part.hist = fused.batch_stats(
-                a3, shift.astype(np.float64))
+            self._fold(shift, a3.shape[0], 0, np.full(channels, np.inf),
+                       np.full(channels, -np.inf), np.zeros(channels), np.zeros(channels), 0,
+                       np.zeros(N_BINS, np.int64))
+        elif compiled:
+            relu_shift = None if relu is None else relu._shift(np.maximum(first, 0))
+            got = fused.batch_stats(a3, shift, relu_shift)
+            self._fold(shift, a3.shape[0], n, *got[:6])
+            if relu is None:
+                pass
+            elif np.isfinite(got[3]).all():  # no NaN nor inf: Relu's statistics from these
+                relu_sums, relu_squares, not_positive = got[6]
+                lo, hi, zeros, hist = relu_of(got[0], got[1], got[4], got[5], not_positive)
+                relu._fold(relu_shift, a3.shape[0], n, lo, hi, relu_sums, relu_squares, zeros,
+                           hist)
+            else:  # Relu's values made, and their own pass
+                relu._update(relu_values(a3), compiled, None)
         else:
-            lo, hi, s1, s2, part.zeros, part.hist = _numpy_pass(a3, shift)
-        part.mean = shift.astype(np.float64) + s1 / n
-        part.m2 = np.maximum(s2 - s1 * s1 / n, 0.0)
+            self._fold(shift, a3.shape[0], n, *_numpy_pass(a3, shift.astype(np.float32)))
+
+    def _shift(self, first: np.ndarray) -> np.ndarray:
+        """Per channel, float64: sums of deviations from a shift close to the mean (the
+        running mean, or the batch's first values) keep the deviations accurate; the shift
+        is a float32, so that it is exact in float64 and in the numpy passes' float32."""
+        start = self.mean if self.mean is not None else first
+        return start.astype(np.float32).astype(np.float64)
+
+    def _fold(self, shift, samples, n, lo, hi, s1, s2, zeros, hist) -> None:
+        """Merge in a batch's statistics: ``samples`` inputs, ``n`` values per channel."""
+        part = LayerStats(self.name)
+        part.samples, part.per_channel, part.shape = samples, n, self.shape
+        with np.errstate(invalid="ignore"):  # inf among the values: NaN moments, no warning
+            part.mean = shift + s1 / n if n else shift
+            part.m2 = np.maximum(s2 - s1 * s1 / n, 0.0) if n else np.zeros_like(shift)
         part.min, part.max = lo.astype(np.float64), hi.astype(np.float64)
+        part.zeros, part.hist = zeros, hist
         self.merge(part)
 
     def merge(self, other: "LayerStats") -> "LayerStats":
@@ -257,8 +308,12 @@ class LayerStats:
 class DatasetStats:
     """Every probed value's LayerStats, by value name, in graph order."""
 
-    def __init__(self, layers: list[tuple[str, str, str]]):
+    def __init__(self, layers: list[tuple[str, str, str]], relu_of: dict[str, str] | None = None):
+        """``relu_of``: {value: its input} for the Relu values whose statistics are made from
+        their input's batches (they are not among the arrays ``update`` gets)."""
         self.layers = {name: LayerStats(name, node, op) for name, node, op in layers}
+        for value, source in (relu_of or {}).items():
+            self.layers[source].relu = self.layers[value]
         self.inputs = 0
 
     def update(self, arrays: dict[str, np.ndarray], n_inputs: int) -> None:

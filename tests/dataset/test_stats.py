@@ -169,3 +169,69 @@ def test_values_with_an_empty_dimension_count_inputs_and_no_values(stats_path, s
     d = st.to_dict()
     assert d == {"count": 0, "samples": 6}
     assert st.hist.sum() == 0 and st.zeros == 0
+
+
+def onnxruntime_relu(a: np.ndarray) -> np.ndarray:
+    """Relu as onnxruntime computes it: a one-node model run on ``a``."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    shape = ["N", *a.shape[1:]]
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": a})[0]
+
+
+def relu_batches(kind: str):
+    out = []
+    for i, a in enumerate(batches(3)):
+        a = a.copy()
+        a[:, 0] -= 1000  # far below zero: a dead Relu channel, its mean far from the input's
+        a[0, 1, 0, :3] = [0.0, -0.0, -0.0]  # signed zeros: Relu keeps -0 and +0
+        a[-1, 3, 1, :3] = [1e-45, -1e-45, -3e-39]  # denormals of both signs
+        if kind == "non-finite" and i in (1, 3):
+            a[0, 4, 2, 1], a[-1, 2, 0, 0], a[0, 1, 1, 1] = np.nan, -np.inf, -np.nan
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["finite", "non-finite"])
+def test_relu_statistics_made_from_its_input_equal_its_own(stats_path, kind):
+    """A value's Relu statistics, made in the value's own pass (plan.relus_of_probed_values),
+    equal those of onnxruntime's Relu output: counts, zeros, min, max and histogram exactly,
+    moments to 1e-9. Batches with NaN or inf take the Relu's own values instead."""
+    x, derived, own = LayerStats("x"), LayerStats("r"), LayerStats("r")
+    x.relu = derived
+    plain = LayerStats("x")
+    for a in relu_batches(kind):
+        x.update(a)
+        plain.update(a)
+        own.update(onnxruntime_relu(a))
+    np.testing.assert_equal(x.to_dict(), plain.to_dict())  # the input's own: unchanged
+    assert derived.samples == own.samples and derived.shape == own.shape == (6, 5, 4)
+    assert derived.per_channel == own.per_channel and derived.zeros == own.zeros
+    assert np.array_equal(derived.hist, own.hist)
+    np.testing.assert_array_equal(derived.min, own.min)
+    np.testing.assert_array_equal(derived.max, own.max)
+    np.testing.assert_allclose(derived.mean, own.mean, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(derived.m2, own.m2, rtol=1e-9, atol=1e-9)
+    a, b = derived.to_dict(), own.to_dict()
+    assert a["dead_channels"] == b["dead_channels"] == 2  # channels 0 and 5
+    np.testing.assert_equal(a["percentiles"], b["percentiles"])
+    np.testing.assert_equal(a["histogram"], b["histogram"])
+    assert own.hist[N_BINS // 2] == 2 * 6  # each batch's two -0 stay -0
+
+
+def test_relu_of_another_dtype_is_taken_in_that_dtype():
+    """A float64 value's Relu is made in float64 (as the runtime does), then counted as
+    float32: -1e-50 gives +0 there, where its float32 cast (-0) would stay -0."""
+    a = np.array([[[-1e-50, 2.0, -3.0, 0.5]]])
+    x, derived, own = LayerStats("x"), LayerStats("r"), LayerStats("r")
+    x.relu = derived
+    x.update(a)
+    own.update(np.maximum(a, 0.0))
+    assert np.array_equal(derived.hist, own.hist) and derived.hist[N_BINS // 2] == 0
+    assert derived.to_dict() == own.to_dict()
