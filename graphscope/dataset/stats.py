@@ -137,7 +137,9 @@ def relu_of(lo, hi, zeros: int, hist: np.ndarray, not_positive: int):
 
 
 class LayerStats:
-    """Statistics of one value over a dataset; ``update`` with [N, C, ...] batches."""
+    """Statistics of one value over a dataset; ``update`` with [N, C, ...] batches. With
+    ``relu`` set to another LayerStats, each update also accumulates Relu(value) there, from
+    the same pass (``relu_of``): the plan does not fetch that Relu from onnxruntime."""
 
     def __init__(self, name: str, node: str = "", op: str = ""):
         self.name, self.node, self.op = name, node, op
@@ -200,17 +202,20 @@ class LayerStats:
             relu_shift = None if relu is None else relu._shift(np.maximum(first, 0))
             got = fused.batch_stats(a3, shift, relu_shift)
             self._fold(shift, a3.shape[0], n, *got[:6])
-            if relu is None:
-                pass
-            elif np.isfinite(got[3]).all():  # no NaN nor inf: Relu's statistics from these
-                relu_sums, relu_squares, not_positive = got[6]
-                lo, hi, zeros, hist = relu_of(got[0], got[1], got[4], got[5], not_positive)
-                relu._fold(relu_shift, a3.shape[0], n, lo, hi, relu_sums, relu_squares, zeros,
-                           hist)
-            else:  # Relu's values made, and their own pass
-                relu._update(relu_values(a3), compiled, None)
+            if relu is not None:
+                relu._fold_from_input(a3, relu_shift, got)
         else:
             self._fold(shift, a3.shape[0], n, *_numpy_pass(a3, shift.astype(np.float32)))
+
+    def _fold_from_input(self, a3: np.ndarray, shift: np.ndarray, got: tuple) -> None:
+        """Merge in the statistics of Relu(a3), from fused.batch_stats(a3, ..., shift)."""
+        if not np.isfinite(got[3]).all():  # NaN or inf: Relu's values made, and their pass
+            self._update(relu_values(a3), True, None)
+            return
+        sums, squares, not_positive = got[6]
+        lo, hi, zeros, hist = relu_of(got[0], got[1], got[4], got[5], not_positive)
+        self._fold(shift, a3.shape[0], a3.shape[0] * a3.shape[2], lo, hi, sums, squares, zeros,
+                   hist)
 
     def _shift(self, first: np.ndarray) -> np.ndarray:
         """Per channel, float64: sums of deviations from a shift close to the mean (the
