@@ -84,3 +84,13 @@ def test_values_of_other_types_are_kept_too():
         assert np.array_equal(got["h"], b.astype(np.float16))
         assert np.array_equal(got["c"], (b > 0).astype(np.uint8))
     assert runner._reuse and runner._kept is not None  # kept arrays served batches 2 to 4
+
+
+def test_every_relu_is_fetched_where_the_runtime_relu_differs(monkeypatch):
+    """Where onnxruntime's Relu is not stats.relu_values bit for bit, the plan makes none."""
+    from graphscope.dataset import plan as plan_module
+    monkeypatch.setattr(plan_module, "relu_is_exact", lambda: False)
+    graph = graphscope.load(dataset_models.dead_cnn())
+    plan = make_plan(graph, None, loader_for(graph), 4)
+    assert plan.relu_of == {}
+    assert {"relu1_out", "relu2_out"} <= set(BatchRunner(plan, threads=1).names)
