@@ -75,9 +75,9 @@ def batch_stats(a3: np.ndarray, shift: np.ndarray, relu_shift: np.ndarray | None
     where a channel has nothing else).
 
     With ``relu_shift`` (per channel, float64, close to Relu(x)'s mean), a seventh item: the
-    sums of Relu(x) - relu_shift and of their squares per channel, and the number of values <= 0, from which ``stats.relu_of`` makes Relu(x)'s
-    statistics without a pass over it (valid where the sums of squares are finite: no NaN
-    nor inf)."""
+    sums of Relu(x) - relu_shift and of their squares per channel, and the number of values
+    <= 0, from which ``stats.relu_of`` makes Relu(x)'s statistics without a pass over it
+    (valid where the sums of squares are finite: no NaN nor inf)."""
     kernel = _compiled()
     channels = a3.shape[1]
     bounds = np.empty((2, channels), np.uint32)  # the bits of min and max

@@ -76,8 +76,9 @@ def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed
 def relus_of_probed_values(graph: Graph, probed: set[str]) -> dict[str, str]:
     """{Relu output: its input} where both are probed float32 values: the Relu's statistics
     are made from its input's batches in the same pass (stats.relu_of), so onnxruntime
-    need not hand it over. Exposing a value keeps onnxruntime from fusing it away and from
-    reusing its memory; ResNet-50's ReLUs are a quarter of its activations."""
+    need not hand it over. Each value it hands over costs it a copy out of its blocked
+    (NCHWc) layout, and keeps it from fusing the Relu into the op before; ResNet-50's ReLUs
+    are a quarter of its activations."""
     if not relu_is_exact():
         return {}
     derived: dict[str, str] = {}
