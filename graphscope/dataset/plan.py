@@ -11,6 +11,7 @@ from ..errors import GraphscopeError, UnsupportedError, require
 from ..ir.extract import descendants, extract
 from ..ir.graph import Graph
 from ..runtime.probes import _unrunnable, select_nodes
+from .clamp import clamps_of_probed_values
 from .sources import Loader
 from .stats import DatasetStats
 
@@ -24,7 +25,7 @@ class ProbePlan:
     others: dict[str, tuple[str, tuple]] = field(default_factory=dict)  # other inputs: random
     seed: int = 0
     errors: list[str] = field(default_factory=list)
-    relu_of: dict[str, str] = field(default_factory=dict)  # Relu value: its probed input
+    clamps: dict[str, tuple] = field(default_factory=dict)  # value: (probed input, lo, hi)
 
     def feeds(self, x: np.ndarray) -> dict[str, np.ndarray]:
         feeds = {self.loader.name: x}
@@ -35,7 +36,7 @@ class ProbePlan:
         return feeds
 
     def stats(self) -> DatasetStats:
-        return DatasetStats(self.layers, self.relu_of)
+        return DatasetStats(self.layers, self.clamps)
 
 
 def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed: int = 0
@@ -57,7 +58,7 @@ def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed
     names = [w[0] for w in wanted]
     model = to_onnx(extract(graph, runnable, names) if blocked else graph)
     declared = {o.name for o in model.graph.output}
-    derived = relus_of_probed_values(graph, set(names) - declared)
+    derived = clamps_of_probed_values(graph, set(names), declared)
     for name in names:
         if name not in declared and name not in derived:
             model.graph.output.append(onnx.ValueInfoProto(name=name))
@@ -71,56 +72,6 @@ def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed
               for v in graph.inputs[1:]}
     return ProbePlan(model.SerializeToString(), wanted, loader, max(1, batch), others, seed,
                      errors, derived)
-
-
-def relus_of_probed_values(graph: Graph, probed: set[str]) -> dict[str, str]:
-    """{Relu output: its input} where both are probed float32 values: the Relu's statistics
-    are made from its input's batches in the same pass (stats.relu_of), so onnxruntime
-    need not hand it over. Each value it hands over costs it a copy out of its blocked
-    (NCHWc) layout, and keeps it from fusing the Relu into the op before; ResNet-50's ReLUs
-    are a quarter of its activations."""
-    if not relu_is_exact():
-        return {}
-    derived: dict[str, str] = {}
-    taken: set[str] = set()  # an input gives one Relu its statistics
-    for node in graph.nodes:
-        if node.op != "Relu" or len(node.inputs) != 1 or len(node.outputs) != 1:
-            continue
-        x, y = node.inputs[0], node.outputs[0]
-        if (y.name in probed and x.name in probed and x.name not in derived
-                and x.name not in taken and x.type.dtype == "float32"):
-            derived[y.name] = x.name
-            taken.add(x.name)
-    return derived
-
-
-_RELU_CHECKED: list[bool] = []
-
-
-def relu_is_exact() -> bool:
-    """Whether onnxruntime's Relu here is stats.relu_values bit for bit (x < 0 gives +0;
-    -0, NaN and the rest stay), on NaN of either sign, signed zeros, infinities and
-    denormals, in its vectorised body and its tail. Checked once per process."""
-    if not _RELU_CHECKED:
-        from onnx import TensorProto, helper
-
-        from .stats import relu_values
-        special = np.array([np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-45, -1e-45, -1.5,
-                            2.5, 3e-39, -3e-39], np.float32)
-        x = np.resize(special, 4 * 67 + 5)
-        x[1::7] = np.random.default_rng(0).standard_normal(x[1::7].size)
-        graph = helper.make_graph(
-            [helper.make_node("Relu", ["x"], ["y"])], "relu",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [x.size])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [x.size])])
-        try:
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-            y = make_session(model.SerializeToString()).run(None, {"x": x})[0]
-            exact = np.array_equal(y.view(np.uint32), relu_values(x).view(np.uint32))
-        except Exception:  # an unusable runtime: every value is exposed, as it was
-            exact = False
-        _RELU_CHECKED.append(exact)
-    return _RELU_CHECKED[0]
 
 
 def make_session(model: bytes, threads: int | None = None):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import fused
+from .clamp import clamped_of, clamped_values
 from .fused import SHIFT      # float32 bits dropped: 32 - 20 = 12 kept
 
 N_BINS = 1 << (32 - SHIFT)    # 4096: 2048 for >= +0, 2048 for <= -0
@@ -116,30 +117,11 @@ def _numpy_pass(a3: np.ndarray, shift: np.ndarray):
     return np.fmin.reduce(a3, axis=(0, 2)), np.fmax.reduce(a3, axis=(0, 2)), s1, s2, zeros, hist
 
 
-def relu_values(a: np.ndarray) -> np.ndarray:
-    """Relu as onnxruntime computes it (checked by plan.relu_is_exact): x < 0 gives +0; -0
-    and NaN stay as they are."""
-    return np.where(a < 0, np.zeros((), a.dtype), a)
-
-
-def relu_of(lo, hi, zeros: int, hist: np.ndarray, not_positive: int):
-    """Relu(x)'s per-channel min and max, exact zeros and histogram from x's, for x without
-    NaN or inf: the values < 0 become +0 (bin 0); -0 stays (bin N_BINS / 2, where x's
-    negative values were)."""
-    negative = not_positive - zeros
-    negative_zeros = int(hist[N_BINS // 2:].sum()) - negative
-    out = hist.copy()
-    out[N_BINS // 2:] = 0
-    out[N_BINS // 2] = negative_zeros
-    out[0] += negative
-    zero = np.float32(0)
-    return np.maximum(lo, zero), np.maximum(hi, zero), not_positive, out
-
-
 class LayerStats:
     """Statistics of one value over a dataset; ``update`` with [N, C, ...] batches. With
-    ``relu`` set to another LayerStats, each update also accumulates Relu(value) there, from
-    the same pass (``relu_of``): the plan does not fetch that Relu from onnxruntime."""
+    ``clamp`` set to (another LayerStats, lo, hi), each update also accumulates Clip(value,
+    lo, hi) there (a Relu: 0, inf), from the same pass (``clamp.py``): the plan does not
+    fetch that value from onnxruntime."""
 
     def __init__(self, name: str, node: str = "", op: str = ""):
         self.name, self.node, self.op = name, node, op
@@ -152,15 +134,15 @@ class LayerStats:
         self.max: np.ndarray | None = None
         self.zeros = 0
         self.hist = np.zeros(N_BINS, np.int64)
-        self.relu: LayerStats | None = None  # Relu(this value), made from its batches
+        self.clamp: tuple | None = None  # (LayerStats, lo, hi) made from these batches
 
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: np.ndarray) -> None:
         a = np.asarray(batch)
-        relu = self.relu
-        if relu is not None and a.dtype != np.float32:  # Relu in the value's own type
-            relu.update(relu_values(a))
-            relu = None
+        clamp = self.clamp
+        if clamp is not None and a.dtype != np.float32:  # clamped in the value's own type
+            clamp[0].update(clamped_values(a, *clamp[1:]))
+            clamp = None
         if a.dtype != np.float32:
             a = a.astype(np.float32)
         if a.ndim == 0:
@@ -169,8 +151,8 @@ class LayerStats:
             return
         if self.shape is None:
             self.shape = tuple(a.shape[1:])
-        if relu is not None and relu.shape is None:
-            relu.shape = self.shape
+        if clamp is not None and clamp[0].shape is None:
+            clamp[0].shape = self.shape
         channels = a.shape[1] if a.ndim > 1 else 1
         per_channel = a[0].size // channels if channels else 0  # not -1: a dimension may be 0
         a3 = np.ascontiguousarray(a).reshape(a.shape[0], channels, per_channel)
@@ -180,9 +162,9 @@ class LayerStats:
         compiled = fused.available() and per_input < 2**31
         step = ((2**31 - 1) // per_input if compiled else CHUNK // per_input) or 1
         for start in range(0, a3.shape[0], step):
-            self._update(a3[start:start + step], compiled, relu)
+            self._update(a3[start:start + step], compiled, clamp)
 
-    def _update(self, a3: np.ndarray, compiled: bool, relu: "LayerStats | None") -> None:
+    def _update(self, a3: np.ndarray, compiled: bool, clamp: tuple | None) -> None:
         channels = a3.shape[1]
         if self.mean is not None and channels != self.mean.shape[0]:
             from ..errors import ShapeError
@@ -190,32 +172,39 @@ class LayerStats:
                              f"{self.mean.shape[0]} on another")
         n = a3.shape[0] * a3.shape[2]
         first = a3[0, :, 0] if n else np.zeros(channels, np.float32)
-        if relu is not None and not (compiled and n):
-            relu._update(relu_values(a3), compiled, None)
-            relu = None
+        if clamp is not None and not (compiled and n):
+            target, lo, hi = clamp
+            target._update(clamped_values(a3, lo, hi), compiled, None)
+            clamp = None
         shift = self._shift(first)
         if not n:
             self._fold(shift, a3.shape[0], 0, np.full(channels, np.inf),
                        np.full(channels, -np.inf), np.zeros(channels), np.zeros(channels), 0,
                        np.zeros(N_BINS, np.int64))
         elif compiled:
-            relu_shift = None if relu is None else relu._shift(np.maximum(first, 0))
-            got = fused.batch_stats(a3, shift, relu_shift)
-            self._fold(shift, a3.shape[0], n, *got[:6])
-            if relu is not None:
-                relu._fold_from_input(a3, relu_shift, got)
+            if clamp is None:
+                self._fold(shift, a3.shape[0], n, *fused.batch_stats(a3, shift))
+            else:
+                target, lo, hi = clamp
+                clamp_shift = target._shift(clamped_values(first, lo, hi))
+                got = fused.batch_stats(a3, shift, (lo, hi, clamp_shift))
+                self._fold(shift, a3.shape[0], n, *got[:6])
+                target._fold_from_input(a3, lo, hi, clamp_shift, got)
         else:
             self._fold(shift, a3.shape[0], n, *_numpy_pass(a3, shift.astype(np.float32)))
 
-    def _fold_from_input(self, a3: np.ndarray, shift: np.ndarray, got: tuple) -> None:
-        """Merge in the statistics of Relu(a3), from fused.batch_stats(a3, ..., shift)."""
-        if not np.isfinite(got[3]).all():  # NaN or inf: Relu's values made, and their pass
-            self._update(relu_values(a3), True, None)
+    def _fold_from_input(self, a3: np.ndarray, lo: float, hi: float, shift: np.ndarray,
+                         got: tuple) -> None:
+        """Merge in the statistics of Clip(a3, lo, hi), from a3's fused.batch_stats(...,
+        (lo, hi, shift))."""
+        if not np.isfinite(got[3]).all():  # NaN or inf: the values clamped, and their pass
+            self._update(clamped_values(a3, lo, hi), True, None)
             return
-        sums, squares, not_positive = got[6]
-        lo, hi, zeros, hist = relu_of(got[0], got[1], got[4], got[5], not_positive)
-        self._fold(shift, a3.shape[0], a3.shape[0] * a3.shape[2], lo, hi, sums, squares, zeros,
-                   hist)
+        sums, squares, below, above = got[6]
+        low, high, zeros, hist = clamped_of(got[0], got[1], got[4], got[5], below, above, lo,
+                                            hi)
+        self._fold(shift, a3.shape[0], a3.shape[0] * a3.shape[2], low, high, sums, squares,
+                   zeros, hist)
 
     def _shift(self, first: np.ndarray) -> np.ndarray:
         """Per channel, float64: sums of deviations from a shift close to the mean (the
@@ -313,12 +302,13 @@ class LayerStats:
 class DatasetStats:
     """Every probed value's LayerStats, by value name, in graph order."""
 
-    def __init__(self, layers: list[tuple[str, str, str]], relu_of: dict[str, str] | None = None):
-        """``relu_of``: {value: its input} for the Relu values whose statistics are made from
+    def __init__(self, layers: list[tuple[str, str, str]],
+                 clamps: dict[str, tuple] | None = None):
+        """``clamps``: {value: (its input, lo, hi)} for the Relu and Clip values made from
         their input's batches (they are not among the arrays ``update`` gets)."""
         self.layers = {name: LayerStats(name, node, op) for name, node, op in layers}
-        for value, source in (relu_of or {}).items():
-            self.layers[source].relu = self.layers[value]
+        for value, (source, lo, hi) in (clamps or {}).items():
+            self.layers[source].clamp = (self.layers[value], lo, hi)
         self.inputs = 0
 
     def update(self, arrays: dict[str, np.ndarray], n_inputs: int) -> None:

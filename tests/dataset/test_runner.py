@@ -1,10 +1,14 @@
 """BatchRunner: onnxruntime writes each batch's values into the first batch's arrays; the
-values equal a plain run's. The plan leaves out the Relu values made from their inputs."""
+values equal a plain run's. The plan leaves out the Relu and Clip values made from their
+inputs."""
 import numpy as np
+import pytest
 from onnx import TensorProto, helper
 
 import graphscope
-from graphscope.dataset.plan import BatchRunner, make_plan, relu_is_exact
+from graphscope.dataset import clamp
+from graphscope.dataset.plan import BatchRunner, make_plan
+from graphscope.dataset.stats import LayerStats
 from graphscope.dataset.sources import loader_for
 from tests.zoo import dataset_models
 
@@ -29,17 +33,75 @@ def test_every_batch_is_written_into_the_first_batchs_arrays():
 
 def test_relu_values_are_made_from_their_probed_inputs_not_fetched():
     """A Relu whose input is probed too is not among onnxruntime's outputs: its statistics
-    come from the input's batches (stats.relu_of). One whose input is not probed is."""
-    assert relu_is_exact()  # onnxruntime's Relu: x < 0 gives +0; -0 and NaN stay
+    come from the input's batches (clamp.py). One whose input is not probed is."""
+    assert clamp.is_exact()  # onnxruntime's Relu and Clip: beyond a bound gives the bound
     graph = graphscope.load(dataset_models.dead_cnn())
     plan = make_plan(graph, None, loader_for(graph), 4)
-    assert plan.relu_of == {"relu1_out": "conv1_out", "relu2_out": "bn2_out"}
+    inf = float("inf")
+    assert plan.clamps == {"relu1_out": ("conv1_out", 0.0, inf),
+                           "relu2_out": ("bn2_out", 0.0, inf)}
     assert [name for name, _, _ in plan.layers].count("relu1_out") == 1  # still probed
     fetched = set(BatchRunner(plan, threads=1).names)
     assert {"conv1_out", "bn2_out"} <= fetched and not fetched & {"relu1_out", "relu2_out"}
     only = make_plan(graph, "relu*", loader_for(graph), 4)
-    assert only.relu_of == {}
+    assert only.clamps == {}
     assert {"relu1_out", "relu2_out"} <= set(BatchRunner(only, threads=1).names)
+
+
+def clip_model(bounds_as: str):
+    """x -> Conv -> Clip(0, 6) -> y: ReLU6 with its bounds as initializers (opset 13), then a
+    Clip whose lower bound is computed (ReduceMin); or as attributes (opset 6), then a
+    Relu."""
+    from onnx import numpy_helper
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    six = numpy_helper.from_array(np.array(6, np.float32), "six")
+    zero = numpy_helper.from_array(np.array(0, np.float32), "zero")
+    if bounds_as == "inputs":
+        relu6 = helper.make_node("Clip", ["c", "zero", "six"], ["r6"], name="relu6")
+        opset = 13
+    else:
+        relu6 = helper.make_node("Clip", ["c"], ["r6"], name="relu6", min=0.0, max=6.0)
+        opset = 6
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             relu6]
+    if bounds_as == "inputs":  # a bound computed in the graph: not made from its input
+        nodes += [helper.make_node("ReduceMin", ["r6"], ["m"], name="m", keepdims=0),
+                  helper.make_node("Clip", ["r6", "m", "six"], ["y"], name="clip")]
+    else:  # a Relu of a value made from its input: fetched
+        nodes.append(helper.make_node("Relu", ["r6"], ["y"], name="relu"))
+    out = nodes[-1].output[0]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], [w, six, zero])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("bounds_as", ["inputs", "attributes"])
+def test_relu6_is_made_from_its_input_and_equals_onnxruntimes(bounds_as):
+    """Clip(0, 6), its bounds as initializers or attributes, is made from its input; a Clip
+    whose bound is computed in the graph is fetched. The statistics equal those of
+    onnxruntime's own Clip output."""
+    model = clip_model(bounds_as)
+    graph = graphscope.load(model)
+    plan = make_plan(graph, None, loader_for(graph), 4)
+    assert plan.clamps == {"r6": ("c", 0.0, 6.0)}
+    runner = BatchRunner(plan, threads=1)
+    assert "r6" not in runner.names and {"c", "y"} <= set(runner.names)
+    x = dataset_models.inputs(8, (3, 8, 8), seed=4) * 4
+    stats = plan.stats()
+    for i in (0, 4):
+        runner.run(x[i:i + 4], stats)
+    want = LayerStats("r6")
+    want.update(dataset_models.run_exposing(model, ["r6"], {"x": x})["r6"])
+    got = stats["r6"]
+    assert got.to_dict()["zero_fraction"] > 0.2 and got.to_dict()["max"] == 6.0
+    assert got.count == want.count and got.zeros == want.zeros
+    assert np.array_equal(got.hist, want.hist)
+    np.testing.assert_array_equal(got.min, want.min)
+    np.testing.assert_array_equal(got.max, want.max)
+    np.testing.assert_allclose(got.mean, want.mean, rtol=1e-9)
+    np.testing.assert_allclose(got.m2, want.m2, rtol=1e-9)
 
 
 def test_values_whose_shape_changes_between_batches_get_fresh_arrays():
@@ -86,11 +148,11 @@ def test_values_of_other_types_are_kept_too():
     assert runner._reuse and runner._kept is not None  # kept arrays served batches 2 to 4
 
 
-def test_every_relu_is_fetched_where_the_runtime_relu_differs(monkeypatch):
-    """Where onnxruntime's Relu is not stats.relu_values bit for bit, the plan makes none."""
-    from graphscope.dataset import plan as plan_module
-    monkeypatch.setattr(plan_module, "relu_is_exact", lambda: False)
+def test_every_clamp_is_fetched_where_the_runtime_clamps_otherwise(monkeypatch):
+    """Where onnxruntime's Relu or Clip is not clamp.clamped_values bit for bit, the plan
+    makes no clamp from its input."""
+    monkeypatch.setattr(clamp, "is_exact", lambda: False)
     graph = graphscope.load(dataset_models.dead_cnn())
     plan = make_plan(graph, None, loader_for(graph), 4)
-    assert plan.relu_of == {}
+    assert plan.clamps == {}
     assert {"relu1_out", "relu2_out"} <= set(BatchRunner(plan, threads=1).names)

@@ -1,4 +1,6 @@
 """Mergeable statistics equal a one-shot numpy computation over the stacked batches."""
+import math
+
 import numpy as np
 import pytest
 
@@ -171,48 +173,55 @@ def test_values_with_an_empty_dimension_count_inputs_and_no_values(stats_path, s
     assert st.hist.sum() == 0 and st.zeros == 0
 
 
-def onnxruntime_relu(a: np.ndarray) -> np.ndarray:
-    """Relu as onnxruntime computes it: a one-node model run on ``a``."""
+CLAMPS = [("Relu", 0.0, math.inf), ("Clip", 0.0, 6.0), ("Clip", -1.5, 2.5)]
+
+
+def onnxruntime_clamp(a: np.ndarray, op: str, lo: float, hi: float) -> np.ndarray:
+    """Relu or Clip as onnxruntime computes it: a one-node model run on ``a``."""
     import onnxruntime as ort
-    from onnx import TensorProto, helper
+    from onnx import TensorProto, helper, numpy_helper
     shape = ["N", *a.shape[1:]]
+    bounds = [numpy_helper.from_array(np.array(b, np.float32), n)
+              for n, b in (("lo", lo), ("hi", hi))] if op == "Clip" else []
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "relu",
+        [helper.make_node(op, ["x"] + [b.name for b in bounds], ["y"])], "clamp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], bounds)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return sess.run(None, {"x": a})[0]
 
 
-def relu_batches(kind: str):
+def clamp_batches(kind: str):
     out = []
     for i, a in enumerate(batches(3)):
         a = a.copy()
-        a[:, 0] -= 1000  # far below zero: a dead Relu channel, its mean far from the input's
-        a[0, 1, 0, :3] = [0.0, -0.0, -0.0]  # signed zeros: Relu keeps -0 and +0
+        a[:, 0] -= 1000  # far below zero: a dead channel, its mean far from the input's
+        a[0, 1, 0, :3] = [0.0, -0.0, -0.0]  # signed zeros: kept as they are within bounds
         a[-1, 3, 1, :3] = [1e-45, -1e-45, -3e-39]  # denormals of both signs
+        a[0, 4, 3, :4] = [6.0, 2.5, -1.5, 6.25]  # at the bounds, and in the bin above one
         if kind == "non-finite" and i in (1, 3):
             a[0, 4, 2, 1], a[-1, 2, 0, 0], a[0, 1, 1, 1] = np.nan, -np.inf, -np.nan
         out.append(a)
     return out
 
 
+@pytest.mark.parametrize("op,lo,hi", CLAMPS)
 @pytest.mark.parametrize("kind", ["finite", "non-finite"])
-def test_relu_statistics_made_from_its_input_equal_its_own(stats_path, kind):
-    """A value's Relu statistics, made in the value's own pass (plan.relus_of_probed_values),
-    equal those of onnxruntime's Relu output: counts, zeros, min, max and histogram exactly,
-    moments to 1e-9. Batches with NaN or inf take the Relu's own values instead."""
+def test_clamp_statistics_made_from_its_input_equal_its_own(stats_path, kind, op, lo, hi):
+    """A value's Relu or Clip statistics, made in the value's own pass (clamp.py), equal
+    those of onnxruntime's own output: counts, zeros, min, max and histogram exactly,
+    moments to 1e-9. Batches with NaN or inf take the clamped values' own pass instead."""
     x, derived, own = LayerStats("x"), LayerStats("r"), LayerStats("r")
-    x.relu = derived
+    x.clamp = (derived, lo, hi)
     plain = LayerStats("x")
-    for a in relu_batches(kind):
+    for a in clamp_batches(kind):
         x.update(a)
         plain.update(a)
-        own.update(onnxruntime_relu(a))
+        own.update(onnxruntime_clamp(a, op, lo, hi))
     np.testing.assert_equal(x.to_dict(), plain.to_dict())  # the input's own: unchanged
     assert derived.samples == own.samples and derived.shape == own.shape == (6, 5, 4)
-    assert derived.per_channel == own.per_channel and derived.zeros == own.zeros
+    assert derived.per_channel == own.per_channel and derived.zeros == own.zeros > 0
     assert np.array_equal(derived.hist, own.hist)
     np.testing.assert_array_equal(derived.min, own.min)
     np.testing.assert_array_equal(derived.max, own.max)
@@ -222,15 +231,17 @@ def test_relu_statistics_made_from_its_input_equal_its_own(stats_path, kind):
     assert a["dead_channels"] == b["dead_channels"] == 2  # channels 0 and 5
     np.testing.assert_equal(a["percentiles"], b["percentiles"])
     np.testing.assert_equal(a["histogram"], b["histogram"])
-    assert own.hist[N_BINS // 2] == 2 * 6  # each batch's two -0 stay -0
+    # each batch's two -0 stay -0; its -1e-45 too where it is within the bounds
+    assert own.hist[N_BINS // 2] == 2 * 6 + (6 if lo < 0 else 0)
+    assert own.max.max() == min(hi, plain.max.max())
 
 
-def test_relu_of_another_dtype_is_taken_in_that_dtype():
+def test_clamp_of_another_dtype_is_taken_in_that_dtype():
     """A float64 value's Relu is made in float64 (as the runtime does), then counted as
     float32: -1e-50 gives +0 there, where its float32 cast (-0) would stay -0."""
     a = np.array([[[-1e-50, 2.0, -3.0, 0.5]]])
     x, derived, own = LayerStats("x"), LayerStats("r"), LayerStats("r")
-    x.relu = derived
+    x.clamp = (derived, 0.0, math.inf)
     x.update(a)
     own.update(np.maximum(a, 0.0))
     assert np.array_equal(derived.hist, own.hist) and derived.hist[N_BINS // 2] == 0
