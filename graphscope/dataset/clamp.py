@@ -34,13 +34,13 @@ def clamped_of(low, high, zeros: int, hist: np.ndarray, below: int, above: int, 
     """The clamped values' per-channel min and max, exact zeros and histogram, from the
     input's (``low``, ``high``, ``zeros``, ``hist``) and the numbers of its values below
     ``lo`` and above ``hi``; for an input without NaN or inf."""
-    from .stats import SHIFT
+    from .stats import bin_index
     out = hist.copy()
     position = _positions()
     for count, bound, side in ((below, lo, -1), (above, hi, 1)):
         if not count:
             continue
-        target = int(np.float32(bound).view(np.uint32)) >> SHIFT
+        target = int(bin_index(np.float32(bound))[0])
         # the bins wholly beyond the bound, in value order; -0 and +0 (bins N/2 and 0) are
         # equal values, so at a bound of 0 the bin of the other zero is only partly beyond
         beyond = position * side > position[target] * side
@@ -73,9 +73,8 @@ def clamps_of_probed_values(graph: Graph, probed: set[str], fetched: set[str]
                             ) -> dict[str, tuple]:
     """{Relu or Clip output: (its input, lo, hi)} where both are probed float32 values, the
     bounds are constants and the output is not ``fetched`` anyway (a model output); an
-    input gives one clamp its statistics, and a clamp made from its input gives none."""
-    if not is_exact():
-        return {}
+    input gives one clamp its statistics, and a clamp made from its input gives none. The
+    runtime is checked (``is_exact``) only where there is such a clamp."""
     derived: dict[str, tuple] = {}
     taken: set[str] = set()
     for node in graph.nodes:
@@ -88,7 +87,7 @@ def clamps_of_probed_values(graph: Graph, probed: set[str], fetched: set[str]
                 and x.name not in taken and x.type.dtype == "float32"):
             derived[y.name] = (x.name, *bounds)
             taken.add(x.name)
-    return derived
+    return derived if derived and is_exact() else {}
 
 
 def _bounds(node: Node) -> tuple[float, float] | None:
