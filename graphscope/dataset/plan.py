@@ -56,11 +56,15 @@ def make_plan(graph: Graph, layers: str | None, loader: Loader, batch: int, seed
         raise UnsupportedError("no chosen layer can run in onnxruntime" +
                                (f": {errors[0]}" if errors else ""))
     names = [w[0] for w in wanted]
-    model = to_onnx(extract(graph, runnable, names) if blocked else graph)
+    # a Relu or Clip made from its input is not fetched, unless the model outputs it anyway
+    # (the part extracted before an unrunnable op outputs only what it is given)
+    derived = clamps_of_probed_values(graph, set(names),
+                                      set() if blocked else {v.name for v in graph.outputs})
+    fetched = [name for name in names if name not in derived]
+    model = to_onnx(extract(graph, runnable, fetched) if blocked else graph)
     declared = {o.name for o in model.graph.output}
-    derived = clamps_of_probed_values(graph, set(names), declared)
-    for name in names:
-        if name not in declared and name not in derived:
+    for name in fetched:
+        if name not in declared:
             model.graph.output.append(onnx.ValueInfoProto(name=name))
     first = loader.shape[0] if loader.shape else 1
     if isinstance(first, int):  # a fixed batch dimension: that many inputs per run

@@ -48,6 +48,31 @@ def test_relu_values_are_made_from_their_probed_inputs_not_fetched():
     assert {"relu1_out", "relu2_out"} <= set(BatchRunner(only, threads=1).names)
 
 
+def test_relus_before_an_unrunnable_op_are_made_from_their_inputs_too():
+    """The part of a model before an op onnxruntime cannot run outputs what it is asked for:
+    the ReLUs made from their inputs are not among them; the statistics equal a plain run."""
+    model = dataset_models.dead_cnn()
+    model.graph.node.append(helper.make_node("Foo", ["fc_out"], ["foo_out"], name="foo",
+                                             domain="example.custom"))
+    model.opset_import.append(helper.make_opsetid("example.custom", 1))
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info("foo_out", TensorProto.FLOAT, None))
+    graph = graphscope.load(model)
+    plan = make_plan(graph, None, loader_for(graph), 4)
+    assert "node 'foo'" in plan.errors[0]  # the layers after it are not probed
+    assert set(plan.clamps) == {"relu1_out", "relu2_out"}
+    runner = BatchRunner(plan, threads=1)
+    assert not set(runner.names) & {"relu1_out", "relu2_out", "foo_out"}
+    x = dataset_models.inputs(4, (3, 12, 12), seed=5)
+    stats = plan.stats()
+    runner.run(x, stats)
+    want = LayerStats("relu2_out")  # onnxruntime's own, beside the same fetched values
+    want.update(dataset_models.run_exposing(dataset_models.dead_cnn(),
+                                            runner.names + ["relu2_out"], {"x": x})["relu2_out"])
+    assert np.array_equal(stats["relu2_out"].hist, want.hist)
+    assert stats["relu2_out"].to_dict() == want.to_dict()
+
+
 def clip_model(bounds_as: str):
     """x -> Conv -> Clip(0, 6) -> y: ReLU6 with its bounds as initializers (opset 13), then a
     Clip whose lower bound is computed (ReduceMin); or as attributes (opset 6), then a
